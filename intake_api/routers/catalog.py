@@ -1,0 +1,29 @@
+"""Read-only views any caller needs: the category catalog and org units in scope."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from intake_api.deps import CurrentPrincipal, StaffPrincipal
+from services.org import service
+from services.org.schemas import CategoryOut, OrgUnitOut
+from shared.deps import SessionDep
+from shared.web import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["catalog"])
+
+
+@router.get("/categories", response_model=list[CategoryOut], responses=problem_responses(401))
+async def list_categories(session: SessionDep, principal: CurrentPrincipal) -> list[CategoryOut]:
+    """The active service catalog: codes, names, priorities and extra attributes."""
+    return await service.list_categories(session)
+
+
+@router.get("/org-units/{code}", response_model=OrgUnitOut, responses=problem_responses(401, 403, 404))
+async def get_org_unit(
+    session: SessionDep,
+    principal: StaffPrincipal,
+    code: Annotated[str, Path(max_length=32, examples=["330203001"])],
+) -> OrgUnitOut:
+    """Read an org unit inside your scope (staff)."""
+    return await service.unit_out(session, await service.get_unit(session, principal, code))

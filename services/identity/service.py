@@ -1,0 +1,239 @@
+"""Logging staff in, resolving callers to principals, and managing accounts and API keys."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.models import ApiKey, StaffAccount
+from services.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, StaffCreate, StaffOut, StaffUpdate
+from services.org import repository as org_repo
+from services.org.errors import DuplicateCode
+from services.org.models import OrgUnit
+from services.org.service import get_unit, require_city_admin
+from shared.auth import (
+    Credentials,
+    Principal,
+    api_key_matches,
+    decode_access_token,
+    generate_api_key,
+    issue_access_token,
+    hash_password,
+    parse_api_key,
+    verify_password,
+)
+from shared.errors import NotAuthenticated, NotFound, check_version, field_error
+from shared.pagination import Page, decode_cursor, next_cursor
+from shared.settings import get_settings
+
+# last_used_at is a hint for operators, not an audit trail: write it at most this often.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+class StaffNotFound(NotFound):
+    title = "Staff account not found"
+
+
+class ApiKeyNotFound(NotFound):
+    title = "API key not found"
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> StaffAccount:
+    staff = await session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+    if not verify_password(staff.password_hash if staff else None, password) or staff is None or not staff.active:
+        raise NotAuthenticated("Wrong username or password")
+    staff.last_login_at = datetime.now(UTC)
+    return staff
+
+
+async def staff_principal(session: AsyncSession, staff_id: int) -> Principal:
+    """The principal of a token's subject, read fresh so that deactivation and role changes bite at once."""
+    row = (
+        await session.execute(
+            select(StaffAccount, OrgUnit.path, OrgUnit.code)
+            .join(OrgUnit, OrgUnit.id == StaffAccount.scope_unit_id)
+            .where(StaffAccount.id == staff_id)
+        )
+    ).first()
+    if row is None or not row[0].active:
+        raise NotAuthenticated("The account is unknown or disabled")
+    staff, path, code = row
+    return Principal(kind="staff", id=staff.id, name=staff.username, role=staff.role, scope_path=path, scope_code=code)
+
+
+async def api_key_principal(session: AsyncSession, key: str) -> Principal:
+    prefix = parse_api_key(key)
+    record = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
+    if record is None or record.revoked_at is not None or not api_key_matches(key, record.secret_hash):
+        raise NotAuthenticated("The API key is invalid or revoked")
+    now = datetime.now(UTC)
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
+        await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now))
+    return Principal(
+        kind="integration",
+        id=record.id,
+        name=record.name,
+        scope_path="/",
+        rights=frozenset(record.rights),
+        channels=frozenset(record.channels),
+    )
+
+
+# ---- staff accounts --------------------------------------------------------------------------
+
+
+def _staff_out(staff: StaffAccount, scope_code: str) -> StaffOut:
+    return StaffOut(
+        id=staff.id,
+        username=staff.username,
+        display_name=staff.display_name,
+        role=staff.role,  # type: ignore[arg-type]
+        scope_code=scope_code,
+        active=staff.active,
+        last_login_at=staff.last_login_at,
+        version=staff.version,
+    )
+
+
+async def _get_staff(session: AsyncSession, principal: Principal, staff_id: int) -> tuple[StaffAccount, OrgUnit]:
+    staff = await session.get(StaffAccount, staff_id)
+    if staff is not None:
+        scope = (await org_repo.units_by_ids(session, {staff.scope_unit_id}))[staff.scope_unit_id]
+        if principal.covers(scope.path):
+            return staff, scope
+    raise StaffNotFound(f"No staff account {staff_id}")
+
+
+async def get_staff(session: AsyncSession, principal: Principal, staff_id: int) -> StaffOut:
+    staff, scope = await _get_staff(session, principal, staff_id)
+    return _staff_out(staff, scope.code)
+
+
+async def list_staff(
+    session: AsyncSession, principal: Principal, *, role: str | None, cursor: str | None, limit: int
+) -> Page[StaffOut]:
+    stmt = (
+        select(StaffAccount, OrgUnit.code)
+        .join(OrgUnit, OrgUnit.id == StaffAccount.scope_unit_id)
+        .where(OrgUnit.path.startswith(principal.scope_path, autoescape=True))
+    )
+    if role:
+        stmt = stmt.where(StaffAccount.role == role)
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(StaffAccount.id > after)
+    rows = list((await session.execute(stmt.order_by(StaffAccount.id).limit(limit))).tuples())
+    return Page(items=[_staff_out(s, c) for s, c in rows], next_cursor=next_cursor([s.id for s, _ in rows], limit))
+
+
+async def create_staff(session: AsyncSession, principal: Principal, data: StaffCreate) -> StaffOut:
+    scope = await get_unit(session, principal, data.scope_code)
+    if await session.scalar(select(StaffAccount.id).where(StaffAccount.username == data.username)) is not None:
+        raise DuplicateCode(f"Username {data.username!r} is taken", errors=[field_error("username", "taken")])
+    staff = StaffAccount(
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=hash_password(data.password),
+        role=data.role,
+        scope_unit_id=scope.id,
+    )
+    session.add(staff)
+    await session.flush()
+    return _staff_out(staff, scope.code)
+
+
+async def update_staff(
+    session: AsyncSession, principal: Principal, staff_id: int, data: StaffUpdate, if_match: int | None
+) -> StaffOut:
+    staff, scope = await _get_staff(session, principal, staff_id)
+    check_version(staff.version, data.version or if_match)
+    if data.scope_code is not None:
+        scope = await get_unit(session, principal, data.scope_code)
+        staff.scope_unit_id = scope.id
+    if data.display_name is not None:
+        staff.display_name = data.display_name
+    if data.password is not None:
+        staff.password_hash = hash_password(data.password)
+    if data.role is not None:
+        staff.role = data.role
+    if data.active is not None:
+        staff.active = data.active
+    staff.version += 1
+    await session.flush()
+    return _staff_out(staff, scope.code)
+
+
+# ---- API keys --------------------------------------------------------------------------------
+
+
+def _key_out(record: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=record.id,
+        name=record.name,
+        prefix=record.prefix,
+        channels=record.channels,  # type: ignore[arg-type]
+        rights=record.rights,  # type: ignore[arg-type]
+        created_at=record.created_at,
+        revoked_at=record.revoked_at,
+        last_used_at=record.last_used_at,
+    )
+
+
+async def create_api_key(session: AsyncSession, principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
+    require_city_admin(principal)
+    new = generate_api_key()
+    record = ApiKey(
+        name=data.name,
+        prefix=new.prefix,
+        secret_hash=new.secret_hash,
+        channels=list(data.channels),
+        rights=list(data.rights),
+        created_by_id=principal.id if principal.is_staff else None,
+    )
+    session.add(record)
+    await session.flush()
+    await session.refresh(record)
+    return ApiKeyCreated(**_key_out(record).model_dump(), key=new.key)
+
+
+async def list_api_keys(session: AsyncSession, principal: Principal) -> list[ApiKeyOut]:
+    require_city_admin(principal)
+    return [_key_out(k) for k in await session.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+
+async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: int) -> ApiKeyOut:
+    require_city_admin(principal)
+    record = await session.get(ApiKey, key_id)
+    if record is None:
+        raise ApiKeyNotFound(f"No API key {key_id}")
+    if record.revoked_at is None:
+        record.revoked_at = datetime.now(UTC)
+    await session.flush()
+    return _key_out(record)
+
+
+async def resolve_principal(session: AsyncSession, creds: Credentials) -> Principal:
+    """Turn a bearer token or an API key into the caller's principal."""
+    settings = get_settings()
+    if creds.bearer is not None:
+        claims = decode_access_token(
+            creds.bearer, secret=settings.secret_key.get_secret_value(), issuer=settings.jwt_issuer
+        )
+        try:
+            staff_id = int(claims["sub"])
+        except (TypeError, ValueError) as exc:
+            raise NotAuthenticated("The access token is invalid") from exc
+        return await staff_principal(session, staff_id)
+    assert creds.api_key is not None
+    return await api_key_principal(session, creds.api_key)
+
+
+def issue_token(staff: StaffAccount) -> tuple[str, int]:
+    settings = get_settings()
+    return issue_access_token(
+        secret=settings.secret_key.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        ttl_seconds=settings.jwt_ttl_seconds,
+        staff_id=staff.id,
+        role=staff.role,
+    )

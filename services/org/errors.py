@@ -1,0 +1,43 @@
+"""Errors of the organisation domain."""
+
+from shared.errors import Conflict, Forbidden, NotFound
+
+
+class OrgUnitNotFound(NotFound):
+    title = "Org unit not found"
+
+
+class DepartmentNotFound(NotFound):
+    title = "Department not found"
+
+
+class TeamNotFound(NotFound):
+    title = "Team not found"
+
+
+class MemberNotFound(NotFound):
+    title = "Member not found"
+
+
+class CategoryNotFound(NotFound):
+    title = "Category not found"
+
+
+class RuleNotFound(NotFound):
+    title = "Responsibility rule not found"
+
+
+class SlaPolicyNotFound(NotFound):
+    title = "SLA policy not found"
+
+
+class DuplicateCode(Conflict):
+    title = "Duplicate code"
+
+
+class InUse(Conflict):
+    title = "Still in use"
+
+
+class CityAdminOnly(Forbidden):
+    title = "City administrators only"

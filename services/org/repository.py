@@ -1,0 +1,167 @@
+"""Every query of the organisation domain."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.models import StaffAccount
+from services.org.models import (
+    Category,
+    Department,
+    Member,
+    OrgUnit,
+    ResponsibilityRule,
+    SlaPolicy,
+    Team,
+)
+
+
+async def unit_by_code(session: AsyncSession, code: str) -> OrgUnit | None:
+    result: OrgUnit | None = await session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+    return result
+
+
+async def units_by_ids(session: AsyncSession, ids: set[int]) -> dict[int, OrgUnit]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))
+    return {u.id: u for u in rows}
+
+
+async def units_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict[str, OrgUnit]:
+    if not codes:
+        return {}
+    rows = await session.scalars(select(OrgUnit).where(OrgUnit.code.in_(codes)))
+    return {u.code: u for u in rows}
+
+
+async def codes_of_units(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(OrgUnit.id, OrgUnit.code).where(OrgUnit.id.in_(ids)))
+    return {row.id: row.code for row in rows}
+
+
+async def paths_of_units(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(ids)))
+    return {row.id: row.path for row in rows}
+
+
+def list_units_query(
+    scope_path: str, level: str | None, parent_id: int | None, q: str | None, after_id: int | None, limit: int
+) -> Select[tuple[OrgUnit]]:
+    stmt = select(OrgUnit).where(OrgUnit.path.startswith(scope_path, autoescape=True))
+    if level:
+        stmt = stmt.where(OrgUnit.level == level)
+    if parent_id is not None:
+        stmt = stmt.where(OrgUnit.parent_id == parent_id)
+    if q:
+        stmt = stmt.where(
+            or_(
+                OrgUnit.name.icontains(q, autoescape=True),
+                OrgUnit.name_en.icontains(q, autoescape=True),
+                OrgUnit.code.icontains(q, autoescape=True),
+            )
+        )
+    if after_id is not None:
+        stmt = stmt.where(OrgUnit.id > after_id)
+    return stmt.order_by(OrgUnit.id).limit(limit)
+
+
+async def unit_is_referenced(session: AsyncSession, unit_id: int) -> bool:
+    checks = [
+        select(OrgUnit.id).where(OrgUnit.parent_id == unit_id),
+        select(Department.id).where(Department.scope_unit_id == unit_id),
+        select(Team.id).where(Team.grid_unit_id == unit_id),
+        select(ResponsibilityRule.id).where(ResponsibilityRule.org_unit_id == unit_id),
+        select(StaffAccount.id).where(StaffAccount.scope_unit_id == unit_id),
+    ]
+    for stmt in checks:
+        if await session.scalar(stmt.limit(1)) is not None:
+            return True
+    return False
+
+
+async def department_by_code(session: AsyncSession, code: str) -> Department | None:
+    result: Department | None = await session.scalar(select(Department).where(Department.code == code))
+    return result
+
+
+async def departments_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict[str, Department]:
+    if not codes:
+        return {}
+    rows = await session.scalars(select(Department).where(Department.code.in_(codes)))
+    return {d.code: d for d in rows}
+
+
+async def department_codes(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Department.id, Department.code).where(Department.id.in_(ids)))
+    return {row.id: row.code for row in rows}
+
+
+async def team_by_id(session: AsyncSession, team_id: int) -> Team | None:
+    return await session.get(Team, team_id)
+
+
+async def team_members(session: AsyncSession, team_ids: Sequence[int]) -> list[tuple[Member, StaffAccount]]:
+    if not team_ids:
+        return []
+    rows = await session.execute(
+        select(Member, StaffAccount)
+        .join(StaffAccount, StaffAccount.id == Member.staff_id)
+        .where(Member.team_id.in_(team_ids))
+        .order_by(Member.id)
+    )
+    return [(m, s) for m, s in rows.tuples()]
+
+
+async def department_members(session: AsyncSession, department_id: int) -> list[tuple[Member, StaffAccount]]:
+    rows = await session.execute(
+        select(Member, StaffAccount)
+        .join(StaffAccount, StaffAccount.id == Member.staff_id)
+        .where(Member.department_id == department_id)
+        .order_by(Member.id)
+    )
+    return [(m, s) for m, s in rows.tuples()]
+
+
+async def member_with_staff(session: AsyncSession, member_id: int) -> tuple[Member, StaffAccount] | None:
+    row = (
+        await session.execute(
+            select(Member, StaffAccount).join(StaffAccount, StaffAccount.id == Member.staff_id).where(Member.id == member_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def category_by_code(session: AsyncSession, code: str) -> Category | None:
+    result: Category | None = await session.scalar(select(Category).where(Category.code == code))
+    return result
+
+
+async def count_categories_with_prefix(session: AsyncSession, prefix: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Category).where(
+                or_(Category.code == prefix, Category.code.startswith(prefix + ".", autoescape=True))
+            )
+        )
+        or 0
+    )
+
+
+async def rule_by_id(session: AsyncSession, rule_id: int) -> ResponsibilityRule | None:
+    return await session.get(ResponsibilityRule, rule_id)
+
+
+async def sla_policy_by_id(session: AsyncSession, policy_id: int) -> SlaPolicy | None:
+    return await session.get(SlaPolicy, policy_id)
+
+
+async def is_empty(session: AsyncSession) -> bool:
+    return await session.scalar(select(OrgUnit.id).limit(1)) is None

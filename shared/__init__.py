@@ -1,0 +1,1 @@
+"""Infrastructure kernel: settings, database, errors, auth primitives, logging, queue client."""

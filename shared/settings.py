@@ -1,0 +1,49 @@
+"""Process settings, read from the environment (and an optional `.env`)."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "minqing-dev-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: str = Field("dev", description="dev | test | production")
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/minqing"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    jwt_ttl_seconds: int = 900
+    jwt_issuer: str = "minqing"
+
+    max_body_bytes: int = 1_000_000
+    import_max_body_bytes: int = 64_000_000
+    default_page_size: int = 50
+    max_page_size: int = 200
+
+    log_level: str = "INFO"
+    cors_origins: list[str] = []
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Accept the plain libpq form operators usually have at hand.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        return value
+
+    def check_production(self) -> None:
+        """Refuse to run in production with the development secret."""
+        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise RuntimeError("SECRET_KEY must be set in production")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

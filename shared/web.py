@@ -1,0 +1,325 @@
+"""What both FastAPI apps share: problem+json errors, request ids, body limits, health, metrics."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db import dispose_engine, get_engine
+from shared.errors import AppError, PayloadTooLarge
+from shared.logging import configure_logging, request_id_var
+from shared.queue import close_queue, get_queue
+from shared.settings import get_settings
+
+logger = logging.getLogger("minqing.http")
+PROBLEM_JSON = "application/problem+json"
+
+HTTP_REQUESTS = Counter(
+    "minqing_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "minqing_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [p for p in err.get("loc", ()) if p not in ("body",)]
+        errors.append(
+            {
+                "loc": list(err.get("loc", ())),
+                "field": ".".join(str(p) for p in loc),
+                "msg": err.get("msg", "invalid"),
+                "type": err.get("type", "value_error"),
+            }
+        )
+    return errors
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or "connect" in type(exc.orig).__name__.lower()
+    return isinstance(exc, (OSError, ConnectionError, TimeoutError))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> JSONResponse:
+        body = exc.to_problem(instance=request.url.path)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        fields = ", ".join(e["field"] or "body" for e in errors[:5])
+        return problem(422, "Invalid input", f"Invalid value for: {fields}", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        return problem(exc.status_code, title, detail)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_connection_failure(exc):
+            logger.warning("storage unavailable", extra={"error": type(exc).__name__})
+            response = problem(503, "Service unavailable", "A backing service is unavailable; retry shortly")
+            response.headers["Retry-After"] = "5"
+            return response
+        if isinstance(exc, IntegrityError):
+            # A constraint caught a race the service checks could not see.
+            return problem(409, "Conflict", "The change conflicts with existing data")
+        logger.exception("unhandled error")
+        return problem(500, "Internal error", "An unexpected error occurred")
+
+
+class RequestContextMiddleware:
+    """Assign a request id, log one line per request, count and time it."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status_holder = {"status": 500}
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(self.service, method, template, str(status_holder["status"])).inc()
+            HTTP_LATENCY.labels(self.service, method, template).observe(elapsed)
+            if template not in ("/healthz", "/metrics"):
+                logger.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope.get("path"),
+                        "status": status_holder["status"],
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over the limit with 413 before the app reads them.
+
+    `overrides` maps a path suffix to its own limit (the grid import takes large bodies).
+    """
+
+    def __init__(self, app: ASGIApp, default: int, overrides: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default = default
+        self.overrides = overrides or {}
+
+    def _limit(self, path: str) -> int:
+        for suffix, limit in self.overrides.items():
+            if path.endswith(suffix):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope.get("path", ""))
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_large = PayloadTooLarge(f"The request body exceeds {limit} bytes")
+        if declared is not None:
+            try:
+                if int(declared) > limit:
+                    await _send_problem(scope, receive, send, too_large)
+                    return
+            except ValueError:
+                pass
+            await self.app(scope, receive, send)
+            return
+        # No length given (chunked): read up to the limit, then replay the body to the app.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _send_problem(scope, receive, send, too_large)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _send_problem(scope: Scope, receive: Receive, send: Send, error: AppError) -> None:
+    response = JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON)
+    await response(scope, receive, send)
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: PostgreSQL and Redis answer",
+        responses={503: {"description": "A dependency is down"}},
+    )
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        for name, check in (("database", _check_database), ("redis", _check_redis)):
+            try:
+                await check()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                checks[name] = f"error: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _check_database() -> None:
+    async with get_engine().connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _check_redis() -> None:
+    pool = await get_queue()
+    await pool.ping()
+
+
+
+
+def create_base_app(*, title: str, description: str, service: str) -> FastAPI:
+    """A FastAPI app with what every Minqing app has: errors, limits, request ids, health, metrics."""
+    settings = get_settings()
+    settings.check_production()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        yield
+        await close_queue()
+        await dispose_engine()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        debug=False,
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        overrides={"/grids/import": settings.import_max_body_bytes},
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key", "If-Match"],
+        )
+    app.add_middleware(RequestContextMiddleware, service=service)
+    app.include_router(health_router())
+    return app
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+_PROBLEM_TEXT = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Out of role",
+    404: "Not found, or outside your scope",
+    409: "Conflict (duplicate, in use, or the version moved on)",
+    413: "Body too large",
+    422: "Invalid input: `errors[]` names each field",
+    428: "Send the version you read (If-Match or `version`)",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers an endpoint may give."""
+    return {
+        code: {"model": Problem, "description": _PROBLEM_TEXT.get(code, "Error"), "content": {PROBLEM_JSON: {}}}
+        for code in codes
+    }
