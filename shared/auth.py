@@ -44,9 +44,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_access_token(
-    *, secret: str, issuer: str, ttl_seconds: int, staff_id: int, role: str
-) -> tuple[str, int]:
+def issue_access_token(*, secret: str, issuer: str, ttl_seconds: int, staff_id: int, role: str) -> tuple[str, int]:
     now = datetime.now(UTC)
     claims = {
         "sub": str(staff_id),

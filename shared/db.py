@@ -59,4 +59,3 @@ async def dispose_engine() -> None:
         await get_engine().dispose()
         get_engine.cache_clear()
         get_sessionmaker.cache_clear()
-

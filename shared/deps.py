@@ -58,9 +58,7 @@ def principal_dependency(resolve: Resolver) -> Callable[..., Awaitable[Principal
     return current_principal
 
 
-def require_roles(
-    current: Callable[..., Awaitable[Principal]], *roles: str
-) -> Callable[..., Awaitable[Principal]]:
+def require_roles(current: Callable[..., Awaitable[Principal]], *roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets through only staff holding one of `roles`."""
 
     async def check(principal: Annotated[Principal, Depends(current)]) -> Principal:
@@ -77,7 +75,9 @@ def if_match_version(if_match: Annotated[str | None, Header(alias="If-Match")] =
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
     if not raw.isdigit() or len(raw) > 9:
-        raise InvalidInput("If-Match must carry the object's version", errors=[field_error(["header", "If-Match"], "not a version")])
+        raise InvalidInput(
+            "If-Match must carry the object's version", errors=[field_error(["header", "If-Match"], "not a version")]
+        )
     return int(raw)
 
 

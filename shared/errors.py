@@ -70,8 +70,6 @@ class Conflict(AppError):
     title = "Conflict"
 
 
-
-
 class PayloadTooLarge(AppError):
     status = 413
     title = "Payload too large"

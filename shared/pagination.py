@@ -8,7 +8,6 @@ from pydantic import BaseModel
 
 from shared.errors import InvalidInput, field_error
 
-
 T = TypeVar("T")
 
 
@@ -31,7 +30,9 @@ def decode_cursor(cursor: str | None) -> int | None:
             raise ValueError(raw)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput("The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")]) from exc
+        raise InvalidInput(
+            "The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")]
+        ) from exc
 
 
 def next_cursor(ids: list[int], limit: int) -> str | None:

@@ -1,18 +1,18 @@
 """What both FastAPI apps share: problem+json errors, request ids, body limits, health, metrics."""
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -251,8 +251,6 @@ async def _check_database() -> None:
 async def _check_redis() -> None:
     pool = await get_queue()
     await pool.ping()
-
-
 
 
 def create_base_app(*, title: str, description: str, service: str) -> FastAPI:

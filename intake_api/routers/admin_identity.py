@@ -20,7 +20,10 @@ WRITE = problem_responses(401, 403, 404, 409, 422, 428)
 
 @router.get("/staff", response_model=Page[StaffOut], responses=READ)
 async def list_staff(
-    session: SessionDep, principal: AdminPrincipal, role: Role | None = None, cursor: Cursor = None,
+    session: SessionDep,
+    principal: AdminPrincipal,
+    role: Role | None = None,
+    cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[StaffOut]:
     """List staff accounts scoped inside your subtree."""

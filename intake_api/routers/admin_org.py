@@ -50,7 +50,13 @@ async def list_org_units(
 ) -> Page[OrgUnitOut]:
     """List org units in your scope, by level, parent or name."""
     return await service.list_units(
-        session, principal, level=level, parent_code=parent_code, q=q, cursor=cursor, limit=limit,
+        session,
+        principal,
+        level=level,
+        parent_code=parent_code,
+        q=q,
+        cursor=cursor,
+        limit=limit,
         with_geometry=with_geometry,
     )
 

@@ -29,7 +29,7 @@ async def me(principal: CurrentPrincipal) -> MeOut:
         kind=principal.kind,
         id=principal.id,
         name=principal.name,
-        role=principal.role,  # type: ignore[arg-type]
+        role=principal.role,
         scope_code=principal.scope_code,
         rights=sorted(principal.rights),
         channels=sorted(principal.channels),

@@ -25,8 +25,13 @@ class StaffCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"username": "disp_haishu", "display_name": "海曙区调度员", "password": "a-long-passphrase",
-                 "role": "dispatcher", "scope_code": "330203"}
+                {
+                    "username": "disp_haishu",
+                    "display_name": "海曙区调度员",
+                    "password": "a-long-passphrase",
+                    "role": "dispatcher",
+                    "scope_code": "330203",
+                }
             ]
         },
     )
@@ -35,7 +40,9 @@ class StaffCreate(BaseModel):
     display_name: Annotated[str, Field(min_length=1, max_length=100)]
     password: Password
     role: Role
-    scope_code: Annotated[str, Field(min_length=1, max_length=32, description="Org unit whose subtree the account sees")]
+    scope_code: Annotated[
+        str, Field(min_length=1, max_length=32, description="Org unit whose subtree the account sees")
+    ]
 
 
 class StaffUpdate(BaseModel):
@@ -75,7 +82,11 @@ class ApiKeyCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"name": "81890 hotline", "channels": ["hotline"], "rights": ["requests:create", "requests:read", "feedback:create"]}
+                {
+                    "name": "81890 hotline",
+                    "channels": ["hotline"],
+                    "rights": ["requests:create", "requests:read", "feedback:create"],
+                }
             ]
         },
     )

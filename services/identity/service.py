@@ -17,8 +17,8 @@ from shared.auth import (
     api_key_matches,
     decode_access_token,
     generate_api_key,
-    issue_access_token,
     hash_password,
+    issue_access_token,
     parse_api_key,
     verify_password,
 )
@@ -87,7 +87,7 @@ def _staff_out(staff: StaffAccount, scope_code: str) -> StaffOut:
         id=staff.id,
         username=staff.username,
         display_name=staff.display_name,
-        role=staff.role,  # type: ignore[arg-type]
+        role=staff.role,
         scope_code=scope_code,
         active=staff.active,
         last_login_at=staff.last_login_at,
@@ -171,8 +171,8 @@ def _key_out(record: ApiKey) -> ApiKeyOut:
         id=record.id,
         name=record.name,
         prefix=record.prefix,
-        channels=record.channels,  # type: ignore[arg-type]
-        rights=record.rights,  # type: ignore[arg-type]
+        channels=record.channels,
+        rights=record.rights,
         created_at=record.created_at,
         revoked_at=record.revoked_at,
         last_used_at=record.last_used_at,

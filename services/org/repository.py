@@ -52,7 +52,7 @@ async def paths_of_units(session: AsyncSession, ids: set[int]) -> dict[int, str]
 
 def list_units_query(
     scope_path: str, level: str | None, parent_id: int | None, q: str | None, after_id: int | None, limit: int
-) -> Select[tuple[OrgUnit]]:
+) -> Select[OrgUnit]:
     stmt = select(OrgUnit).where(OrgUnit.path.startswith(scope_path, autoescape=True))
     if level:
         stmt = stmt.where(OrgUnit.level == level)
@@ -133,7 +133,9 @@ async def department_members(session: AsyncSession, department_id: int) -> list[
 async def member_with_staff(session: AsyncSession, member_id: int) -> tuple[Member, StaffAccount] | None:
     row = (
         await session.execute(
-            select(Member, StaffAccount).join(StaffAccount, StaffAccount.id == Member.staff_id).where(Member.id == member_id)
+            select(Member, StaffAccount)
+            .join(StaffAccount, StaffAccount.id == Member.staff_id)
+            .where(Member.id == member_id)
         )
     ).first()
     return (row[0], row[1]) if row else None
@@ -147,9 +149,9 @@ async def category_by_code(session: AsyncSession, code: str) -> Category | None:
 async def count_categories_with_prefix(session: AsyncSession, prefix: str) -> int:
     return int(
         await session.scalar(
-            select(func.count()).select_from(Category).where(
-                or_(Category.code == prefix, Category.code.startswith(prefix + ".", autoescape=True))
-            )
+            select(func.count())
+            .select_from(Category)
+            .where(or_(Category.code == prefix, Category.code.startswith(prefix + ".", autoescape=True)))
         )
         or 0
     )

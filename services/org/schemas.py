@@ -23,13 +23,15 @@ CategoryPrefix = Annotated[str, Field(max_length=64, pattern=rf"^(\*|{CATEGORY_C
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
 Ring = Annotated[list[Position], Field(min_length=4, max_length=10_000)]
 
-SQUARE = [[121.55, 29.87], [121.56, 29.87], [121.56, 29.88], [121.55, 29.88], [121.55, 29.87]]
+SQUARE: list[Any] = [[121.55, 29.87], [121.56, 29.87], [121.56, 29.88], [121.55, 29.88], [121.55, 29.87]]
 
 
 class Geometry(BaseModel):
     """A GeoJSON Polygon or MultiPolygon in WGS84, `[lon, lat]` order."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"type": "Polygon", "coordinates": [SQUARE]}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"type": "Polygon", "coordinates": [SQUARE]}]}
+    )
 
     type: Literal["Polygon", "MultiPolygon"]
     coordinates: list[Any] = Field(min_length=1, max_length=1000)
@@ -67,8 +69,13 @@ class OrgUnitCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"code": "330203001099", "name": "新建社区", "name_en": "Xinjian Community", "level": "community",
-                 "parent_code": "330203001"}
+                {
+                    "code": "330203001099",
+                    "name": "新建社区",
+                    "name_en": "Xinjian Community",
+                    "level": "community",
+                    "parent_code": "330203001",
+                }
             ]
         },
     )
@@ -131,7 +138,11 @@ class GridImport(BaseModel):
                     "features": [
                         {
                             "type": "Feature",
-                            "properties": {"code": "330203001001099", "name": "第99网格", "parent_code": "330203001001"},
+                            "properties": {
+                                "code": "330203001001099",
+                                "name": "第99网格",
+                                "parent_code": "330203001001",
+                            },
                             "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
                         }
                     ],
@@ -152,8 +163,16 @@ class GridImportResult(BaseModel):
 class DepartmentCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"code": "HB", "name": "市生态环境局", "name_en": "Ecology and Environment Bureau",
-                                          "scope_code": "3302"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "HB",
+                    "name": "市生态环境局",
+                    "name_en": "Ecology and Environment Bureau",
+                    "scope_code": "3302",
+                }
+            ]
+        },
     )
 
     code: Code
@@ -181,7 +200,9 @@ class DepartmentOut(BaseModel):
 
 
 class TeamCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"grid_code": "330203001001001", "name": "第1网格服务团队"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"grid_code": "330203001001001", "name": "第1网格服务团队"}]}
+    )
 
     grid_code: Code
     name: Name
@@ -195,7 +216,12 @@ class TeamUpdate(BaseModel):
 
 
 class MemberCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"username": "gw_330203001001001", "team_role": "grid_worker", "on_duty": True}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"username": "gw_330203001001001", "team_role": "grid_worker", "on_duty": True}]
+        },
+    )
 
     username: Annotated[str, Field(min_length=1, max_length=64)]
     team_role: TeamRole
@@ -263,9 +289,21 @@ class CategoryCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"code": "env.noise", "name": "噪声扰民", "name_en": "Noise", "default_priority": "normal", "key_group": False,
-                 "attributes": [{"code": "noise_source", "datatype": "singlevaluelist", "description": "噪声来源",
-                                 "values": [{"key": "construction", "name": "施工"}, {"key": "shop", "name": "商铺"}]}]}
+                {
+                    "code": "env.noise",
+                    "name": "噪声扰民",
+                    "name_en": "Noise",
+                    "default_priority": "normal",
+                    "key_group": False,
+                    "attributes": [
+                        {
+                            "code": "noise_source",
+                            "datatype": "singlevaluelist",
+                            "description": "噪声来源",
+                            "values": [{"key": "construction", "name": "施工"}, {"key": "shop", "name": "商铺"}],
+                        }
+                    ],
+                }
             ]
         },
     )
@@ -320,8 +358,13 @@ class RuleCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"category_prefix": "env.pollution", "org_unit_code": "330203", "handler_kind": "joint",
-                 "lead_department_code": "HB", "co_department_codes": ["CG"]}
+                {
+                    "category_prefix": "env.pollution",
+                    "org_unit_code": "330203",
+                    "handler_kind": "joint",
+                    "lead_department_code": "HB",
+                    "co_department_codes": ["CG"],
+                }
             ]
         },
     )
@@ -362,8 +405,15 @@ class SlaPolicyCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"name": "一般诉求", "category_prefix": "*", "priority": "normal", "respond_amount": 2,
-                 "respond_unit": "working_hours", "resolve_amount": 7, "resolve_unit": "working_days"}
+                {
+                    "name": "一般诉求",
+                    "category_prefix": "*",
+                    "priority": "normal",
+                    "respond_amount": 2,
+                    "respond_unit": "working_hours",
+                    "resolve_amount": 7,
+                    "resolve_unit": "working_days",
+                }
             ]
         },
     )

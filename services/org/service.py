@@ -86,7 +86,7 @@ def _unit_out(unit: OrgUnit, parent_code: str | None, with_geometry: bool) -> Or
         code=unit.code,
         name=unit.name,
         name_en=unit.name_en,
-        level=unit.level,  # type: ignore[arg-type]
+        level=unit.level,
         parent_code=parent_code,
         path=unit.path,
         geometry=unit.geometry if with_geometry else None,
@@ -119,7 +119,9 @@ async def list_units(
 
 async def create_unit(session: AsyncSession, principal: Principal, data: OrgUnitCreate) -> OrgUnit:
     if await repo.unit_by_code(session, data.code) is not None:
-        raise DuplicateCode(f"An org unit with code {data.code!r} exists", errors=[field_error("code", "duplicate code")])
+        raise DuplicateCode(
+            f"An org unit with code {data.code!r} exists", errors=[field_error("code", "duplicate code")]
+        )
     if data.parent_code is None:
         if data.level != "city" or principal.scope_path != "/":
             raise InvalidInput(
@@ -204,7 +206,9 @@ async def import_grids(session: AsyncSession, principal: Principal, data: GridIm
         code = feature.properties.code
         if code in seen:
             errors.append(
-                field_error(["features", index, "properties", "code"], f"feature {code!r}: duplicate of feature {seen[code]}")
+                field_error(
+                    ["features", index, "properties", "code"], f"feature {code!r}: duplicate of feature {seen[code]}"
+                )
             )
         seen.setdefault(code, index)
     parents = await repo.units_by_codes(session, sorted({f.properties.parent_code for f in features}))
@@ -325,7 +329,8 @@ async def create_department(session: AsyncSession, principal: Principal, data: D
     scope = await get_unit(session, principal, data.scope_code)
     if scope.level not in ("city", "district"):
         raise InvalidInput(
-            "A department serves the city or a district", errors=[field_error("scope_code", "must be a city or district")]
+            "A department serves the city or a district",
+            errors=[field_error("scope_code", "must be a city or district")],
         )
     if await repo.department_by_code(session, data.code) is not None:
         raise DuplicateCode(f"A department with code {data.code!r} exists", errors=[field_error("code", "duplicate")])
@@ -365,7 +370,7 @@ def _member_out(member: Member, staff: StaffAccount, department_code: str | None
         id=member.id,
         username=staff.username,
         display_name=staff.display_name,
-        team_role=member.team_role,  # type: ignore[arg-type]
+        team_role=member.team_role,
         on_duty=member.on_duty,
         team_id=member.team_id,
         department_code=department_code,
@@ -413,7 +418,8 @@ async def list_teams(
     for m, s in members:
         by_team.setdefault(m.team_id or 0, []).append(_member_out(m, s))
     items = [
-        TeamOut(id=t.id, name=t.name, grid_code=g.code, members=by_team.get(t.id, []), version=t.version) for t, g in rows
+        TeamOut(id=t.id, name=t.name, grid_code=g.code, members=by_team.get(t.id, []), version=t.version)
+        for t, g in rows
     ]
     return Page(items=items, next_cursor=next_cursor([t.id for t, _ in rows], limit))
 
@@ -445,7 +451,9 @@ async def update_team(
 async def add_team_member(session: AsyncSession, principal: Principal, team_id: int, data: MemberCreate) -> MemberOut:
     team, _ = await get_team(session, principal, team_id)
     if data.team_role == "department_staff":
-        raise InvalidInput("department_staff is a department role", errors=[field_error("team_role", "not a team role")])
+        raise InvalidInput(
+            "department_staff is a department role", errors=[field_error("team_role", "not a team role")]
+        )
     staff = await _staff_by_username(session, principal, data.username)
     return await _add_member(session, staff, data, team_id=team.id)
 
@@ -480,11 +488,15 @@ async def _add_member(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
-        raise DuplicateCode(f"{staff.username!r} is already a member", errors=[field_error("username", "already a member")]) from exc
+        raise DuplicateCode(
+            f"{staff.username!r} is already a member", errors=[field_error("username", "already a member")]
+        ) from exc
     return _member_out(member, staff, department_code)
 
 
-async def _get_member(session: AsyncSession, principal: Principal, member_id: int) -> tuple[Member, StaffAccount, str | None]:
+async def _get_member(
+    session: AsyncSession, principal: Principal, member_id: int
+) -> tuple[Member, StaffAccount, str | None]:
     found = await repo.member_with_staff(session, member_id)
     if found is not None:
         member, staff = found
@@ -507,8 +519,12 @@ async def update_member(
     member, staff, department_code = await _get_member(session, principal, member_id)
     check_version(member.version, data.version or if_match)
     if data.team_role is not None:
-        if (data.team_role == "department_staff") != (member.department_id is not None) and data.team_role != "specialist":
-            raise InvalidInput("That role does not fit this membership", errors=[field_error("team_role", "wrong kind")])
+        if (data.team_role == "department_staff") != (
+            member.department_id is not None
+        ) and data.team_role != "specialist":
+            raise InvalidInput(
+                "That role does not fit this membership", errors=[field_error("team_role", "wrong kind")]
+            )
         member.team_role = data.team_role
     if data.on_duty is not None:
         member.on_duty = data.on_duty
@@ -602,7 +618,7 @@ async def _rule_out(session: AsyncSession, rule: ResponsibilityRule, unit_code: 
         id=rule.id,
         category_prefix=rule.category_prefix,
         org_unit_code=unit_code,
-        handler_kind=rule.handler_kind,  # type: ignore[arg-type]
+        handler_kind=rule.handler_kind,
         lead_department_code=codes.get(rule.lead_department_id) if rule.lead_department_id else None,
         co_department_codes=[codes[i] for i in rule.co_department_ids],
         version=rule.version,
@@ -635,7 +651,8 @@ async def create_rule(session: AsyncSession, principal: Principal, data: RuleCre
     unit = await get_unit(session, principal, data.org_unit_code)
     if data.category_prefix != "*" and await repo.count_categories_with_prefix(session, data.category_prefix) == 0:
         raise InvalidInput(
-            f"No category matches {data.category_prefix!r}", errors=[field_error("category_prefix", "matches no category")]
+            f"No category matches {data.category_prefix!r}",
+            errors=[field_error("category_prefix", "matches no category")],
         )
     wanted = [c for c in [data.lead_department_code, *data.co_department_codes] if c]
     departments = await repo.departments_by_codes(session, wanted)

@@ -1,0 +1,42 @@
+# Minqing: `make run` starts everything; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format migrate demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## a .venv with the pinned dependencies
+
+run: $(STAMP) ## embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set; migrate; demo; the three processes
+	$(PY) -m cli run
+
+test: $(STAMP) ## the suite, on 127.0.0.1 PostgreSQL/Redis when they answer, else embedded ones
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: $(STAMP) ## alembic upgrade head on DATABASE_URL
+	$(PY) -m alembic upgrade head
+
+demo: $(STAMP) ## load the demo city into an empty DATABASE_URL
+	$(PY) -m cli load-demo
+
+bench: $(STAMP) ## every bench/*.py; each ends with one `key=value ...` line
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf $(VENV) .data build *.egg-info
