@@ -80,8 +80,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8: it is invalid input like any other.
-            error = {"loc": ["body"], "field": "body", "msg": "The body is not valid UTF-8 JSON", "type": "json_invalid"}
-            return problem(422, "Invalid input", error["msg"], errors=[error])
+            error = {
+                "loc": ["body"],
+                "field": "body",
+                "msg": "The body is not valid UTF-8 JSON",
+                "type": "json_invalid",
+            }
+            return problem(422, "Invalid input", "The body is not valid UTF-8 JSON", errors=[error])
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
         return problem(exc.status_code, title, detail)

@@ -122,7 +122,7 @@ async def list_staff(
     after = decode_cursor(cursor)
     if after is not None:
         stmt = stmt.where(StaffAccount.id > after)
-    rows = list((await session.execute(stmt.order_by(StaffAccount.id).limit(limit))).tuples())
+    rows = list(await session.execute(stmt.order_by(StaffAccount.id).limit(limit)))
     return Page(items=[_staff_out(s, c) for s, c in rows], next_cursor=next_cursor([s.id for s, _ in rows], limit))
 
 

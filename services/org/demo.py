@@ -109,7 +109,7 @@ async def _insert_units(session: AsyncSession, units: list[UnitSpec]) -> dict[st
         if rows:
             await session.execute(insert(OrgUnit), rows)
             result = await session.execute(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.level == level))
-            ids.update({code: id_ for code, id_ in result.tuples()})
+            ids.update({code: id_ for code, id_ in result})
     return ids
 
 
@@ -226,13 +226,13 @@ async def _insert_staff(
                 )
             )
     await session.execute(insert(StaffAccount), staff_rows)
-    staff_ids = {u: i for u, i in (await session.execute(select(StaffAccount.username, StaffAccount.id))).tuples()}
+    staff_ids = {u: i for u, i in (await session.execute(select(StaffAccount.username, StaffAccount.id)))}
 
     grids = [spec for spec in units if spec.level == "grid"]
     await session.execute(
         insert(Team), [{"name": f"{spec.name}服务团队", "grid_unit_id": ids[spec.code]} for spec in grids]
     )
-    team_ids = {g: t for g, t in (await session.execute(select(Team.grid_unit_id, Team.id))).tuples()}
+    team_ids = {g: t for g, t in (await session.execute(select(Team.grid_unit_id, Team.id)))}
     members: list[dict[str, Any]] = []
     for spec in grids:
         team_id = team_ids[ids[spec.code]]

@@ -117,7 +117,7 @@ async def team_members(session: AsyncSession, team_ids: Sequence[int]) -> list[t
         .where(Member.team_id.in_(team_ids))
         .order_by(Member.id)
     )
-    return [(m, s) for m, s in rows.tuples()]
+    return [(m, s) for m, s in rows]
 
 
 async def department_members(session: AsyncSession, department_id: int) -> list[tuple[Member, StaffAccount]]:
@@ -127,7 +127,7 @@ async def department_members(session: AsyncSession, department_id: int) -> list[
         .where(Member.department_id == department_id)
         .order_by(Member.id)
     )
-    return [(m, s) for m, s in rows.tuples()]
+    return [(m, s) for m, s in rows]
 
 
 async def member_with_staff(session: AsyncSession, member_id: int) -> tuple[Member, StaffAccount] | None:

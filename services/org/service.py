@@ -3,7 +3,6 @@
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.models import StaffAccount
@@ -322,7 +321,7 @@ async def list_departments(session: AsyncSession, principal: Principal) -> list[
         .where(OrgUnit.path.startswith(principal.scope_path, autoescape=True))
         .order_by(Department.code)
     )
-    return [department_out(d, u) for d, u in rows.tuples()]
+    return [department_out(d, u) for d, u in rows]
 
 
 async def create_department(session: AsyncSession, principal: Principal, data: DepartmentCreate) -> DepartmentOut:
@@ -412,7 +411,7 @@ async def list_teams(
     after = decode_cursor(cursor)
     if after is not None:
         stmt = stmt.where(Team.id > after)
-    rows = list((await session.execute(stmt.order_by(Team.id).limit(limit))).tuples())
+    rows = list(await session.execute(stmt.order_by(Team.id).limit(limit)))
     members = await repo.team_members(session, [t.id for t, _ in rows])
     by_team: dict[int, list[MemberOut]] = {}
     for m, s in members:
@@ -480,17 +479,16 @@ async def _add_member(
     department_id: int | None = None,
     department_code: str | None = None,
 ) -> MemberOut:
+    home = Member.team_id == team_id if team_id is not None else Member.department_id == department_id
+    if await session.scalar(select(Member.id).where(Member.staff_id == staff.id, home)) is not None:
+        raise DuplicateCode(
+            f"{staff.username!r} is already a member", errors=[field_error("username", "already a member")]
+        )
     member = Member(
         staff_id=staff.id, team_id=team_id, department_id=department_id, team_role=data.team_role, on_duty=data.on_duty
     )
     session.add(member)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise DuplicateCode(
-            f"{staff.username!r} is already a member", errors=[field_error("username", "already a member")]
-        ) from exc
+    await session.flush()
     return _member_out(member, staff, department_code)
 
 
@@ -635,7 +633,7 @@ async def list_rules(session: AsyncSession, principal: Principal, *, under_code:
         .where(OrgUnit.path.startswith(scope_path, autoescape=True))
         .order_by(ResponsibilityRule.id)
     )
-    return [await _rule_out(session, rule, code) for rule, code in rows.tuples()]
+    return [await _rule_out(session, rule, code) for rule, code in rows]
 
 
 async def get_rule(session: AsyncSession, principal: Principal, rule_id: int) -> RuleOut:

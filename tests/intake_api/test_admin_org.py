@@ -40,8 +40,17 @@ async def test_grid_without_polygon_is_refused(session, intake_client):
 
 async def test_self_intersecting_polygon_is_refused_with_reason(session, intake_client):
     _, auth = await _city_admin(session)
-    bowtie = {"type": "Polygon", "coordinates": [[[121.5, 29.8], [121.6, 29.9], [121.6, 29.8], [121.5, 29.9], [121.5, 29.8]]]}
-    body = {"code": "330203001001009", "name": "第9网格", "level": "grid", "parent_code": "330203001001", "geometry": bowtie}
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[121.5, 29.8], [121.6, 29.9], [121.6, 29.8], [121.5, 29.9], [121.5, 29.8]]],
+    }
+    body = {
+        "code": "330203001001009",
+        "name": "第9网格",
+        "level": "grid",
+        "parent_code": "330203001001",
+        "geometry": bowtie,
+    }
     r = await intake_client.post("/v1/admin/org-units", json=body, headers=auth)
     assert r.status_code == 422
     assert "Self-intersection" in r.json()["detail"]
@@ -157,9 +166,7 @@ async def test_departments_teams_and_members(session, intake_client):
     )
     assert r.status_code == 201, r.text
     team_id = r.json()["id"]
-    r = await intake_client.post(
-        "/v1/admin/teams", json={"grid_code": "330203001001001", "name": "重复"}, headers=auth
-    )
+    r = await intake_client.post("/v1/admin/teams", json={"grid_code": "330203001001001", "name": "重复"}, headers=auth)
     assert r.status_code == 409
     r = await intake_client.post(
         f"/v1/admin/teams/{team_id}/members", json={"username": "gw1", "team_role": "grid_worker"}, headers=auth

@@ -1,5 +1,7 @@
 """Bulk grid import: 10,000 grids in one call, all or nothing, bad features named."""
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from services.org.models import OrgUnit
@@ -8,7 +10,7 @@ from tests.factories import bearer, make_small_city, make_staff, square
 COMMUNITIES = ("330203001001", "330203002001", "330205001001")
 
 
-def feature(code: str, parent: str, lon: float, lat: float, **props) -> dict:
+def feature(code: str, parent: str, lon: float, lat: float, **props) -> dict[str, Any]:
     return {
         "type": "Feature",
         "properties": {"code": code, "name": f"网格{code}", "parent_code": parent, **props},
@@ -16,7 +18,7 @@ def feature(code: str, parent: str, lon: float, lat: float, **props) -> dict:
     }
 
 
-def collection(features: list[dict]) -> dict:
+def collection(features: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -28,7 +30,8 @@ async def _setup(session):
 
 
 async def _grid_count(session) -> int:
-    return await session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.level == "grid"))
+    count = await session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.level == "grid"))
+    return int(count)
 
 
 async def test_ten_thousand_grids_import_in_one_call(session, intake_client):
@@ -61,7 +64,10 @@ async def test_reimport_replaces_existing_grids(session, intake_client):
 
 async def test_bad_geometry_names_the_feature_and_imports_nothing(session, intake_client):
     auth = await _setup(session)
-    bowtie = {"type": "Polygon", "coordinates": [[[121.5, 29.8], [121.6, 29.9], [121.6, 29.8], [121.5, 29.9], [121.5, 29.8]]]}
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[121.5, 29.8], [121.6, 29.9], [121.6, 29.8], [121.5, 29.9], [121.5, 29.8]]],
+    }
     features = [feature(f"G{i}", COMMUNITIES[0], 121.3 + i * 0.01, 29.7) for i in range(5)]
     features[3]["geometry"] = bowtie
     r = await intake_client.post("/v1/admin/grids/import", json=collection(features), headers=auth)

@@ -30,7 +30,13 @@ async def test_demo_city_has_the_promised_shape(session):
     assert on_duty_workers == levels["grid"]
     assert await session.scalar(select(func.count()).select_from(Category)) == len(CATEGORIES)
     key_groups = set(await session.scalars(select(Category.code).where(Category.key_group.is_(True))))
-    assert {"env.pollution", "housing.demolition", "land.acquisition", "enterprise.shareholding", "hukou.conversion"} <= key_groups
+    assert {
+        "env.pollution",
+        "housing.demolition",
+        "land.acquisition",
+        "enterprise.shareholding",
+        "hukou.conversion",
+    } <= key_groups
     assert await session.scalar(select(func.count()).select_from(SlaPolicy)) >= 5
     # Every department a rule names exists, and each district has its own law-enforcement rule.
     dept_ids = set(await session.scalars(select(Department.id)))
@@ -66,13 +72,16 @@ async def test_printed_credentials_log_in_and_call_the_api(intake_client):
     r = await intake_client.post("/v1/auth/token", data={"username": user, "password": password})
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
-    r = await intake_client.get("/v1/admin/org-units", params={"level": "district"}, headers={"Authorization": f"Bearer {token}"})
+    r = await intake_client.get(
+        "/v1/admin/org-units", params={"level": "district"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert len(r.json()["items"]) == 6
     key = lines[1].removeprefix("API key: ")
     r = await intake_client.get("/v1/me", headers={"X-API-Key": key})
     assert r.status_code == 200
     assert r.json()["kind"] == "integration"
     r = await intake_client.post(
-        "/v1/auth/token", data={"username": credentials.staff_examples["dispatcher"], "password": credentials.staff_password}
+        "/v1/auth/token",
+        data={"username": credentials.staff_examples["dispatcher"], "password": credentials.staff_password},
     )
     assert r.status_code == 200
