@@ -6,6 +6,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "minqing-dev-secret-change-me-0123456789abcdef"
+# Development-only PII key (32 zero-free bytes); production must configure its own.
+DEV_PII_KEYS = "1:bWlucWluZy1kZXYtcGlpLWtleS0wMTIzNDU2Nzg5YWI="
+DEV_PII_HASH_KEY = "minqing-dev-pii-hash-key"
 
 
 class Settings(BaseSettings):
@@ -20,13 +23,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     jwt_ttl_seconds: int = 900
     jwt_issuer: str = "minqing"
+    # Citizens' names and phones: AES-GCM keys `id:base64,...` (newest first) and the matching-hash key.
+    pii_keys: SecretStr = SecretStr(DEV_PII_KEYS)
+    pii_hash_key: SecretStr = SecretStr(DEV_PII_HASH_KEY)
 
     max_body_bytes: int = 1_000_000
     import_max_body_bytes: int = 64_000_000
     default_page_size: int = 50
     max_page_size: int = 200
+    citizen_rate_per_minute: int = 30
 
     log_level: str = "INFO"
+    timezone: str = "Asia/Shanghai"
     cors_origins: list[str] = []
 
     @field_validator("database_url")
@@ -40,8 +48,12 @@ class Settings(BaseSettings):
 
     def check_production(self) -> None:
         """Refuse to run in production with the development secret."""
-        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
+        if self.env != "production":
+            return
+        if self.secret_key.get_secret_value() == DEV_SECRET:
             raise RuntimeError("SECRET_KEY must be set in production")
+        if self.pii_keys.get_secret_value() == DEV_PII_KEYS or self.pii_hash_key.get_secret_value() == DEV_PII_HASH_KEY:
+            raise RuntimeError("PII_KEYS and PII_HASH_KEY must be set in production")
 
 
 @lru_cache

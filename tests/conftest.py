@@ -99,6 +99,8 @@ async def clean_state(migrated_database: None) -> AsyncIterator[None]:
     from sqlalchemy import text
 
     from services.models import Base
+    from services.org.repository import forget_extent
+    from services.sla.service import invalidate as invalidate_sla_cache
     from shared.db import get_engine
     from shared.queue import get_queue
 
@@ -106,6 +108,8 @@ async def clean_state(migrated_database: None) -> AsyncIterator[None]:
     async with get_engine().begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await (await get_queue()).flushdb()
+    forget_extent()
+    invalidate_sla_cache()
     yield
 
 

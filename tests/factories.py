@@ -42,12 +42,16 @@ async def make_unit(
 
 
 async def make_small_city(session: AsyncSession) -> dict[str, OrgUnit]:
-    """City 3302 with two districts, three streets, a community and a grid under each street."""
+    """City 3302 with two districts, three streets, and a community with one grid under each street.
+
+    The grids are 0.01° squares side by side at 29.80 N: 121.50, 121.52 and 121.54 E.
+    """
     units: dict[str, OrgUnit] = {}
     units["3302"] = await make_unit(session, "3302", "city", name="宁波市")
+    offset = 0
     for district, streets in (("330203", ("330203001", "330203002")), ("330205", ("330205001",))):
         units[district] = await make_unit(session, district, "district", units["3302"])
-        for offset, street in enumerate(streets):
+        for street in streets:
             units[street] = await make_unit(session, street, "street", units[district])
             community = street + "001"
             units[community] = await make_unit(session, community, "community", units[street])
@@ -55,6 +59,10 @@ async def make_small_city(session: AsyncSession) -> dict[str, OrgUnit]:
             units[grid] = await make_unit(
                 session, grid, "grid", units[community], geometry=square(121.5 + 0.02 * offset, 29.8)
             )
+            units[grid].min_lon, units[grid].min_lat = 121.5 + 0.02 * offset, 29.8
+            units[grid].max_lon, units[grid].max_lat = 121.51 + 0.02 * offset, 29.81
+            offset += 1
+    await session.flush()
     return units
 
 
@@ -96,3 +104,83 @@ async def make_api_key(
     session.add(record)
     await session.flush()
     return record, new.key
+
+
+async def make_catalog(session: AsyncSession) -> None:
+    """A few categories (one with a required list attribute, one key-group) and the default SLA policies."""
+    from services.org.models import Category, SlaPolicy
+
+    noise_source = {
+        "code": "noise_source",
+        "datatype": "singlevaluelist",
+        "description": "噪声来源",
+        "required": False,
+        "variable": True,
+        "order": 1,
+        "datatype_description": None,
+        "values": [{"key": "construction", "name": "建筑施工"}, {"key": "shop", "name": "商铺"}],
+    }
+    rows = [
+        ("env", None, "生态环境", "normal", False, []),
+        ("env.noise", "env", "噪声扰民", "normal", False, [noise_source]),
+        ("land", None, "征地拆迁", "high", True, []),
+        ("land.acquisition", "land", "征地补偿", "high", True, []),
+        ("utilities", None, "水电气暖", "normal", False, []),
+        ("unknown", None, "待分类", "normal", False, []),
+    ]
+    for code, parent, name, priority, key_group, attributes in rows:
+        session.add(
+            Category(
+                code=code,
+                parent_code=parent,
+                name=name,
+                default_priority=priority,
+                key_group=key_group,
+                attributes=attributes,
+            )
+        )
+    session.add_all(
+        [
+            SlaPolicy(
+                name="general",
+                category_prefix="*",
+                priority=None,
+                respond_amount=2,
+                respond_unit="working_hours",
+                resolve_amount=7,
+                resolve_unit="working_days",
+            ),
+            SlaPolicy(
+                name="emergency",
+                category_prefix="*",
+                priority="emergency",
+                respond_amount=0.5,
+                respond_unit="clock_hours",
+                resolve_amount=2,
+                resolve_unit="clock_hours",
+            ),
+            SlaPolicy(
+                name="utilities",
+                category_prefix="utilities",
+                priority=None,
+                respond_amount=2,
+                respond_unit="working_hours",
+                resolve_amount=24,
+                resolve_unit="clock_hours",
+            ),
+        ]
+    )
+    await session.flush()
+
+
+def request_body(**overrides: Any) -> dict[str, Any]:
+    """A valid hotline request at the small city's first grid (121.505, 29.805)."""
+    body: dict[str, Any] = {
+        "channel": "hotline",
+        "category": "env.noise",
+        "description": "工地夜间施工噪声扰民",
+        "location": {"lat": 29.805, "lon": 121.505},
+        "citizen": {"name": "张三", "phone": "13800001234"},
+    }
+    body.update(overrides)
+    return body

@@ -1,11 +1,11 @@
 """Pydantic shapes of auth, staff accounts and API keys."""
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.auth import API_KEY_RIGHTS, CHANNELS
+from shared.schemas import LocalDateTime
 
 Role = Literal["admin", "dispatcher", "handler", "clerk", "supervisor", "auditor"]
 Right = Literal["requests:create", "requests:read", "feedback:create", "webhooks:manage"]
@@ -63,7 +63,7 @@ class StaffOut(BaseModel):
     role: Role
     scope_code: str
     active: bool
-    last_login_at: datetime | None
+    last_login_at: LocalDateTime | None
     version: int
 
 
@@ -107,9 +107,9 @@ class ApiKeyOut(BaseModel):
     prefix: str
     channels: list[Channel]
     rights: list[Right]
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    created_at: LocalDateTime
+    revoked_at: LocalDateTime | None
+    last_used_at: LocalDateTime | None
 
 
 class ApiKeyCreated(ApiKeyOut):

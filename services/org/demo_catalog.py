@@ -154,7 +154,6 @@ CITY_RULES: list[tuple[str, str, str | None, list[str]]] = [
 SLA_POLICIES: list[tuple[str, str, str | None, float, str, float, str]] = [
     ("一般诉求 general", "*", None, 2, "working_hours", 7, "working_days"),
     ("紧急诉求 emergency", "*", "emergency", 0.5, "clock_hours", 2, "clock_hours"),
-    ("重点诉求 high", "*", "high", 1, "working_hours", 5, "working_days"),
     ("水电气暖 utilities", "utilities", None, 2, "working_hours", 24, "clock_hours"),
     ("复杂诉求 complex: land", "land", None, 2, "working_hours", 15, "working_days"),
     ("复杂诉求 complex: demolition", "housing.demolition", None, 2, "working_hours", 15, "working_days"),

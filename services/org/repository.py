@@ -1,5 +1,6 @@
 """Every query of the organisation domain."""
 
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import Select, func, or_, select
@@ -167,3 +168,38 @@ async def sla_policy_by_id(session: AsyncSession, policy_id: int) -> SlaPolicy |
 
 async def is_empty(session: AsyncSession) -> bool:
     return await session.scalar(select(OrgUnit.id).limit(1)) is None
+
+
+EXTENT_CACHE_SECONDS = 60.0
+_extent_cache: tuple[float, tuple[float, float, float, float] | None] | None = None
+
+
+async def city_extent(session: AsyncSession) -> tuple[float, float, float, float] | None:
+    """(min_lon, min_lat, max_lon, max_lat) of all grids, or None when there are none."""
+    global _extent_cache
+    if _extent_cache and time.monotonic() - _extent_cache[0] < EXTENT_CACHE_SECONDS:
+        return _extent_cache[1]
+    row = (
+        await session.execute(
+            select(
+                func.min(OrgUnit.min_lon),
+                func.min(OrgUnit.min_lat),
+                func.max(OrgUnit.max_lon),
+                func.max(OrgUnit.max_lat),
+            ).where(OrgUnit.level == "grid")
+        )
+    ).one()
+    extent = None if row[0] is None else (row[0], row[1], row[2], row[3])
+    _extent_cache = (time.monotonic(), extent)
+    return extent
+
+
+def forget_extent() -> None:
+    global _extent_cache
+    _extent_cache = None
+
+
+async def root_path(session: AsyncSession) -> str:
+    """The city's path (`/3302/`): where a request sits until it is located."""
+    path = await session.scalar(select(OrgUnit.path).where(OrgUnit.parent_id.is_(None)).limit(1))
+    return path or "/"

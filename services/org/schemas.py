@@ -1,10 +1,11 @@
 """Pydantic shapes of the organisation and configuration API."""
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.schemas import LocalDateTime
 
 Level = Literal["city", "district", "street", "community", "grid"]
 Priority = Literal["emergency", "high", "normal"]
@@ -108,8 +109,8 @@ class OrgUnitOut(BaseModel):
     path: str
     geometry: dict[str, Any] | None = None
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: LocalDateTime
+    updated_at: LocalDateTime
 
 
 class GridProperties(BaseModel):

@@ -45,6 +45,7 @@ from services.org.schemas import (
     TeamUpdate,
     category_parent,
 )
+from services.sla import service as sla_service
 from shared.auth import Principal
 from shared.errors import InvalidInput, check_version, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
@@ -163,6 +164,7 @@ async def create_unit(session: AsyncSession, principal: Principal, data: OrgUnit
     )
     session.add(unit)
     await session.flush()
+    repo.forget_extent()
     return unit
 
 
@@ -182,6 +184,7 @@ async def update_unit(
         except ValueError as exc:
             raise InvalidInput(str(exc), errors=[field_error("geometry", str(exc))]) from exc
         unit.geometry = geometry
+        repo.forget_extent()
     unit.version += 1
     await session.flush()
     await session.refresh(unit)
@@ -194,6 +197,7 @@ async def delete_unit(session: AsyncSession, principal: Principal, code: str) ->
         raise InUse(f"Org unit {code!r} still has children, teams, departments, rules or staff")
     await session.delete(unit)
     await session.flush()
+    repo.forget_extent()
 
 
 async def import_grids(session: AsyncSession, principal: Principal, data: GridImport) -> GridImportResult:
@@ -288,6 +292,7 @@ async def import_grids(session: AsyncSession, principal: Principal, data: GridIm
                 version=OrgUnit.version + 1,
             )
         )
+    repo.forget_extent()
     return GridImportResult(created=len(new_rows), updated=len(changed_rows))
 
 
@@ -710,6 +715,7 @@ async def create_sla_policy(session: AsyncSession, principal: Principal, data: S
     policy = SlaPolicy(**data.model_dump())
     session.add(policy)
     await session.flush()
+    sla_service.invalidate()
     return policy
 
 
@@ -725,6 +731,7 @@ async def update_sla_policy(
         setattr(policy, field, value)
     policy.version += 1
     await session.flush()
+    sla_service.invalidate()
     return policy
 
 
@@ -735,3 +742,4 @@ async def delete_sla_policy(session: AsyncSession, principal: Principal, policy_
         raise SlaPolicyNotFound(f"No SLA policy {policy_id}")
     await session.delete(policy)
     await session.flush()
+    sla_service.invalidate()

@@ -1,0 +1,87 @@
+"""The request's audit trail: append-only rows, each carrying the hash of the one before."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.models import RequestEvent
+
+GENESIS = "0" * 64
+
+
+def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and the event's canonical JSON."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _hashed_fields(event: RequestEvent) -> dict[str, Any]:
+    return {
+        "request_id": event.request_id,
+        "seq": event.seq,
+        "kind": event.kind,
+        "actor": event.actor,
+        "from": event.from_status,
+        "to": event.to_status,
+        "note": event.note,
+        "public": event.public,
+        "data": event.data,
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
+    }
+
+
+async def append_event(
+    session: AsyncSession,
+    request_id: int,
+    kind: str,
+    actor: str,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str | None = None,
+    public: bool = False,
+    data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> RequestEvent:
+    """Append one event. Callers hold the request row (or just created it), so `seq` cannot race;
+    the unique (request_id, seq) constraint catches it if they do not."""
+    last = (
+        await session.execute(
+            select(RequestEvent.seq, RequestEvent.hash)
+            .where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    event = RequestEvent(
+        request_id=request_id,
+        seq=seq,
+        kind=kind,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        public=public,
+        data=data or {},
+        occurred_at=(occurred_at or datetime.now(UTC)).replace(microsecond=0),
+        prev_hash=prev_hash,
+    )
+    event.hash = event_hash(prev_hash, _hashed_fields(event))
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def verify_chain(events: list[RequestEvent]) -> int | None:
+    """The seq of the first event whose hash does not hold (tampering), or None when the chain is whole."""
+    prev_hash = GENESIS
+    for event in sorted(events, key=lambda e: e.seq):
+        if event.prev_hash != prev_hash or event.hash != event_hash(prev_hash, _hashed_fields(event)):
+            return event.seq
+        prev_hash = event.hash
+    return None

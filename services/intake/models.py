@@ -1,0 +1,184 @@
+"""Tables of the request lifecycle: requests, their audit trail, the outbox, idempotency, visits, assessments."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.orm import Base, TimestampMixin
+
+CHANNELS = ("hotline", "web", "app", "window", "station", "visit")
+STATUSES = ("received", "assigned", "accepted", "resolved", "closed", "needs_dispatch", "suspended", "duplicate")
+OPEN_STATUSES = ("received", "assigned", "accepted", "needs_dispatch", "suspended")
+SLA_STATES = ("ok", "warning", "overdue")
+COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+PRIORITIES = ("emergency", "high", "normal")
+VISIT_KINDS = ("household", "leader_contact")
+ASSESSMENT_SOURCES = ("resident_organisation", "public_opinion")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Request(TimestampMixin, Base):
+    """A request from the public (诉求), from any channel."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("sla_state", SLA_STATES), name="sla_state"),
+        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+        CheckConstraint(f"coord_system IS NULL OR {_in('coord_system', COORD_SYSTEMS)}", name="coord_system"),
+        CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="lat_lon_together"),
+        CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180)", name="lat_lon_range"),
+        Index("ix_requests_unit_path_prefix", "unit_path", postgresql_ops={"unit_path": "text_pattern_ops"}),
+        Index("ix_requests_category_received", "category_code", "received_at"),
+        Index("ix_requests_phone_received", "citizen_phone_hash", "received_at"),
+        Index("ix_requests_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tracking_no: Mapped[str] = mapped_column(String(20), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code", ondelete="RESTRICT", onupdate="CASCADE"))
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
+    sla_state: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
+    # WGS84 after conversion; the coordinates as sent are kept beside them.
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    source_lat: Mapped[float | None] = mapped_column(Float)
+    source_lon: Mapped[float | None] = mapped_column(Float)
+    coord_system: Mapped[str | None] = mapped_column(String(8))
+    address: Mapped[str | None] = mapped_column(String(500))
+    # Where the request is: the unit named at intake (community or grid), later the routed grid.
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
+    # Scope path of that unit ("/" while unlocated): staff see requests under their subtree.
+    unit_path: Mapped[str] = mapped_column(Text, default="/", server_default="/")
+    citizen_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    citizen_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    citizen_phone_hash: Mapped[str | None] = mapped_column(String(64))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    citizen_token_hash: Mapped[str] = mapped_column(String(64))
+    media_urls: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    received_at: Mapped[datetime]
+    respond_by: Mapped[datetime]
+    resolve_by: Mapped[datetime]
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="RESTRICT"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"), index=True)
+    # Filled by routing: the lead handling unit (a grid team or a department) and the handler.
+    lead_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
+    lead_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), index=True
+    )
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="SET NULL"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class RequestEvent(Base):
+    """One entry of a request's append-only, hash-chained audit trail."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (UniqueConstraint("request_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="RESTRICT"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    occurred_at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxEntry(Base):
+    """Work to hand to the worker, committed with the change that caused it; the relay re-sends it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "id", postgresql_where=text("processed_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str] = mapped_column(String(100), unique=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    processed_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """A caller's Idempotency-Key with the answer it got, kept 24 h."""
+
+    __tablename__ = "idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"), index=True)
+
+
+class Visit(TimestampMixin, Base):
+    """A grid worker's household visit (进门入户) or a leader's grassroots contact."""
+
+    __tablename__ = "visits"
+    __table_args__ = (CheckConstraint(_in("kind", VISIT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="RESTRICT"), index=True)
+    visited_at: Mapped[datetime] = mapped_column(index=True)
+    households: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Assessment(TimestampMixin, Base):
+    """A 0–100 score of an org unit for a period, by a resident organisation or a public-opinion survey."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        CheckConstraint(_in("source", ASSESSMENT_SOURCES), name="source"),
+        CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
+        UniqueConstraint("org_unit_id", "period", "source", "assessor"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    source: Mapped[str] = mapped_column(String(32))
+    assessor: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False))
+    respondents: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="RESTRICT"))

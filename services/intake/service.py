@@ -1,0 +1,600 @@
+"""Intake rules: creating requests from every channel, reading them in scope, tracking, visits, assessments."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import idempotency
+from services.intake import repository as repo
+from services.intake.attributes import check_attributes
+from services.intake.coords import to_wgs84
+from services.intake.duplicates import RequestFacts, first_duplicate
+from services.intake.errors import ChannelNotAllowed, RequestNotFound
+from services.intake.events import append_event, verify_chain
+from services.intake.models import Assessment, OutboxEntry, Request, Visit
+from services.intake.phones import last4, mask_name, mask_phone
+from services.intake.schemas import (
+    AssessmentCreate,
+    AssessmentOut,
+    CitizenOut,
+    Due,
+    EventOut,
+    EventsOut,
+    HandlingOut,
+    LocationOut,
+    RequestCreate,
+    RequestCreated,
+    RequestOut,
+    RequestRef,
+    TrackNote,
+    TrackOut,
+    VisitCreate,
+    VisitOut,
+)
+from services.intake.tracking import (
+    hash_citizen_token,
+    is_well_formed,
+    new_citizen_token,
+    new_tracking_no,
+    normalise_tracking_no,
+)
+from services.org import repository as org_repo
+from services.org.models import Category, OrgUnit
+from services.sla import service as sla
+from services.sla.calendar import SHANGHAI
+from services.sla.policy import deadlines, pick_policy
+from shared.auth import Principal
+from shared.crypto import field_cipher, keyed_hash
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from shared.pagination import Page, decode_cursor, next_cursor
+from shared.queue import enqueue_after_commit
+
+CREATOR_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler"})
+READER_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler", "supervisor", "auditor"})
+ROUTE_TASK = "route_request"
+
+
+def owner_of(principal: Principal) -> str:
+    """Who created something, as stored: `key:<id>` for integrations, `staff:<id>` for staff."""
+    return f"{'key' if principal.kind == 'integration' else 'staff'}:{principal.id}"
+
+
+def route_job_id(request_id: int, version: int) -> str:
+    return f"route:{request_id}:{version}"
+
+
+def _check_can_create(principal: Principal, channel: str) -> None:
+    if principal.kind == "integration":
+        if "requests:create" not in principal.rights:
+            raise Forbidden("This API key may not create requests")
+        if channel not in principal.channels:
+            raise ChannelNotAllowed(f"This API key may not submit requests on the {channel!r} channel")
+    elif principal.role not in CREATOR_ROLES:
+        raise Forbidden(f"The {principal.role} role may not create requests")
+
+
+async def create_request(
+    session: AsyncSession,
+    principal: Principal,
+    data: RequestCreate,
+    *,
+    idempotency_key: str | None,
+    raw_body: Any,
+) -> tuple[int, dict[str, Any]]:
+    """Create a request (request row, first event and outbox entry in this unit of work).
+
+    Answers (status, body). With an Idempotency-Key, a repeat of the same body gets the first
+    answer again, and the same key with another body is a 409.
+    """
+    _check_can_create(principal, data.channel)
+    owner = owner_of(principal)
+    if idempotency_key is not None:
+        previous = await idempotency.claim(session, owner, idempotency_key, idempotency.body_hash(raw_body))
+        if previous is not None:
+            return previous.status_code, previous.response
+    created = await _create(session, principal, data)
+    body = created.model_dump(mode="json")
+    if idempotency_key is not None:
+        await idempotency.record(session, owner, idempotency_key, 201, body, created.id)
+    return 201, body
+
+
+@dataclass(slots=True)
+class _Place:
+    lat: float | None
+    lon: float | None
+    unit: OrgUnit | None
+
+
+async def _active_category(session: AsyncSession, code: str, channel: str) -> Category:
+    category = await org_repo.category_by_code(session, code)
+    if category is None or not category.active:
+        raise InvalidInput(f"Unknown category {code!r}", errors=[field_error("category", "unknown category")])
+    if code == "unknown" and channel != "hotline":
+        raise InvalidInput(
+            "Only the hotline may file an unclassified request",
+            errors=[field_error("category", "`unknown` is for hotline calls only")],
+        )
+    return category
+
+
+async def _place(session: AsyncSession, principal: Principal, data: RequestCreate) -> _Place:
+    location = data.location
+    unit = None
+    if location.org_unit_code is not None:
+        unit = await org_repo.unit_by_code(session, location.org_unit_code)
+        if unit is None or unit.level not in ("community", "grid") or not principal.covers(unit.path):
+            raise InvalidInput(
+                f"No community or grid {location.org_unit_code!r} in your scope",
+                errors=[field_error(["location", "org_unit_code"], "unknown community or grid")],
+            )
+    lat = lon = None
+    if location.lat is not None and location.lon is not None:
+        lat, lon = to_wgs84(location.lat, location.lon, location.coord_system)
+        extent = await org_repo.city_extent(session)
+        if extent is not None and not (extent[0] <= lon <= extent[2] and extent[1] <= lat <= extent[3]):
+            raise InvalidInput(
+                "The coordinates lie outside the city",
+                errors=[field_error(["location"], "outside the city's grids")],
+            )
+    return _Place(lat, lon, unit)
+
+
+def _priority(category: Category, requested: str | None) -> str:
+    """Key-group categories are `high` at intake (unless an emergency), so the first deadlines are final."""
+    if requested == "emergency":
+        return "emergency"
+    if category.key_group:
+        return "high"
+    return requested or category.default_priority
+
+
+async def _create(
+    session: AsyncSession, principal: Principal, data: RequestCreate, *, visit_id: int | None = None
+) -> RequestCreated:
+    category = await _active_category(session, data.category, data.channel)
+    errors = check_attributes(category.attributes, data.attributes)
+    if errors:
+        raise InvalidInput(f"Invalid attributes: {errors[0]['field']}: {errors[0]['msg']}", errors=errors)
+    place = await _place(session, principal, data)
+    received_at = datetime.now(UTC)
+    priority = _priority(category, data.priority)
+    terms = pick_policy(await sla.policies(session), category.code, priority)
+    respond_by, resolve_by = deadlines(await sla.calendar(session), terms, received_at)
+
+    cipher = field_cipher()
+    phone = data.citizen.phone
+    phone_hash = keyed_hash(phone) if phone else None
+    candidates = await repo.duplicate_candidates(
+        session,
+        received_at=received_at,
+        category=category.code,
+        lat=place.lat,
+        lon=place.lon,
+        org_unit_id=place.unit.id if place.unit else None,
+        phone_hash=phone_hash,
+    )
+    new_facts = RequestFacts(
+        received_at,
+        category.code,
+        place.lat,
+        place.lon,
+        place.unit.id if place.unit else None,
+        phone_hash,
+        data.description,
+    )
+    match = first_duplicate(new_facts, [(c.id, _facts(c)) for c in candidates])
+    duplicate_of = next((c for c in candidates if c.id == match), None)
+    if duplicate_of is not None and duplicate_of.duplicate_of_id is not None:
+        duplicate_of = await session.get(Request, duplicate_of.duplicate_of_id)
+
+    tracking_no = new_tracking_no(received_at.astimezone(SHANGHAI))
+    while await repo.tracking_no_taken(session, tracking_no):
+        tracking_no = new_tracking_no(received_at.astimezone(SHANGHAI))
+    token = new_citizen_token()
+    status = "duplicate" if duplicate_of is not None else "received"
+    request = Request(
+        tracking_no=tracking_no,
+        channel=data.channel,
+        category_code=category.code,
+        description=data.description,
+        priority=priority,
+        status=status,
+        lat=place.lat,
+        lon=place.lon,
+        source_lat=data.location.lat,
+        source_lon=data.location.lon,
+        coord_system=data.location.coord_system if data.location.lat is not None else None,
+        address=data.location.address,
+        org_unit_id=place.unit.id if place.unit else None,
+        unit_path=place.unit.path if place.unit else await org_repo.root_path(session),
+        citizen_name_enc=cipher.encrypt(data.citizen.name) if data.citizen.name else None,
+        citizen_phone_enc=cipher.encrypt(phone) if phone else None,
+        citizen_phone_hash=phone_hash,
+        anonymous=data.citizen.anonymous,
+        citizen_token_hash=hash_citizen_token(token),
+        media_urls=data.media_urls,
+        external_id=data.external_id,
+        attributes=data.attributes,
+        received_at=received_at,
+        respond_by=respond_by,
+        resolve_by=resolve_by,
+        sla_policy_id=terms.id,
+        duplicate_of_id=duplicate_of.id if duplicate_of else None,
+        visit_id=visit_id,
+        created_by=owner_of(principal),
+    )
+    session.add(request)
+    await session.flush()
+    await append_event(
+        session,
+        request.id,
+        "received",
+        owner_of(principal),
+        to_status=status,
+        occurred_at=received_at,
+        data={
+            "channel": data.channel,
+            "priority": priority,
+            "sla_policy_id": terms.id,
+            "duplicate_of": duplicate_of.id if duplicate_of else None,
+        },
+    )
+    job_id = route_job_id(request.id, request.version)
+    session.add(OutboxEntry(topic="route", job_id=job_id, request_id=request.id, payload={"version": request.version}))
+    enqueue_after_commit(session, ROUTE_TASK, request.id, request.version, job_id=job_id)
+    return RequestCreated(
+        id=request.id,
+        tracking_no=tracking_no,
+        status=status,  # type: ignore[arg-type]
+        category=category.code,
+        priority=priority,  # type: ignore[arg-type]
+        received_at=received_at,
+        due=Due(respond_by=respond_by, resolve_by=resolve_by),
+        duplicate_of=RequestRef(id=duplicate_of.id, tracking_no=duplicate_of.tracking_no) if duplicate_of else None,
+        citizen_token=token,
+        links=_links(request),
+    )
+
+
+def _facts(request: Request) -> RequestFacts:
+    return RequestFacts(
+        request.received_at,
+        request.category_code,
+        request.lat,
+        request.lon,
+        request.org_unit_id,
+        request.citizen_phone_hash,
+        request.description,
+    )
+
+
+def _links(request: Request) -> dict[str, str]:
+    return {
+        "self": f"/v1/requests/{request.id}",
+        "events": f"/v1/requests/{request.id}/events",
+        "track": f"/v1/track/{request.tracking_no}",
+    }
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def _can_see(principal: Principal, request: Request) -> bool:
+    if principal.kind == "integration":
+        return "requests:read" in principal.rights and request.created_by == owner_of(principal)
+    if principal.role not in READER_ROLES:
+        return False
+    return principal.covers(request.unit_path) or request.handler_id == principal.id
+
+
+async def get_request(session: AsyncSession, principal: Principal, request_id: int) -> Request:
+    request = await session.get(Request, request_id)
+    if request is None or not _can_see(principal, request):
+        raise RequestNotFound(f"No request {request_id}")
+    return request
+
+
+def may_reveal_pii(principal: Principal, request: Request) -> bool:
+    """The assigned handler and dispatchers see names and phones; for anonymous requests only dispatchers."""
+    if not principal.is_staff:
+        return False
+    if principal.role == "dispatcher":
+        return True
+    return not request.anonymous and request.handler_id == principal.id
+
+
+async def request_out(
+    session: AsyncSession, principal: Principal, request: Request, *, reveal_pii: bool = False
+) -> RequestOut:
+    """The request as this caller may see it; revealing PII is allowed only to those with need, and audited."""
+    if reveal_pii and not may_reveal_pii(principal, request):
+        raise Forbidden("Only the assigned handler and dispatchers may see the citizen's name and phone")
+    unit_code = None
+    if request.org_unit_id is not None:
+        unit_code = (await org_repo.codes_of_units(session, {request.org_unit_id}))[request.org_unit_id]
+    citizen = _citizen_out(principal, request, reveal_pii)
+    if reveal_pii:
+        await append_event(session, request.id, "pii_viewed", owner_of(principal), data={"fields": ["name", "phone"]})
+    return RequestOut(
+        id=request.id,
+        tracking_no=request.tracking_no,
+        channel=request.channel,  # type: ignore[arg-type]
+        category=request.category_code,
+        description=request.description,
+        priority=request.priority,  # type: ignore[arg-type]
+        status=request.status,  # type: ignore[arg-type]
+        sla_state=request.sla_state,  # type: ignore[arg-type]
+        location=LocationOut(
+            lat=request.lat,
+            lon=request.lon,
+            source_lat=request.source_lat,
+            source_lon=request.source_lon,
+            coord_system=request.coord_system,  # type: ignore[arg-type]
+            address=request.address,
+            org_unit_code=unit_code,
+        ),
+        citizen=citizen,
+        media_urls=request.media_urls,
+        external_id=request.external_id,
+        attributes=request.attributes,
+        received_at=request.received_at,
+        due=Due(respond_by=request.respond_by, resolve_by=request.resolve_by),
+        duplicate_of=request.duplicate_of_id,
+        handling=HandlingOut(
+            lead_team_id=request.lead_team_id,
+            lead_department_id=request.lead_department_id,
+            handler_id=request.handler_id,
+        ),
+        version=request.version,
+        links=_links(request),
+    )
+
+
+def _citizen_out(principal: Principal, request: Request, reveal: bool) -> CitizenOut:
+    hidden = request.anonymous and principal.role != "dispatcher"
+    if hidden:
+        return CitizenOut(name=None, phone=None, anonymous=True, masked=True)
+    cipher = field_cipher()
+    name = cipher.decrypt(request.citizen_name_enc) if request.citizen_name_enc else None
+    phone = cipher.decrypt(request.citizen_phone_enc) if request.citizen_phone_enc else None
+    if reveal:
+        return CitizenOut(name=name, phone=phone, anonymous=request.anonymous, masked=False)
+    return CitizenOut(
+        name=mask_name(name) if name else None,
+        phone=mask_phone(phone) if phone else None,
+        anonymous=request.anonymous,
+        masked=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilters:
+    status: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    org_unit_code: str | None = None
+    lead_team_id: int | None = None
+    lead_department_id: int | None = None
+    handler_id: int | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    sla_state: str | None = None
+
+
+async def list_requests(
+    session: AsyncSession, principal: Principal, filters: RequestFilters, cursor: str | None, limit: int
+) -> Page[RequestOut]:
+    if principal.kind == "integration":
+        if "requests:read" not in principal.rights:
+            raise Forbidden("This API key may not read requests")
+        scope_path, created_by, own_handler = "/", owner_of(principal), None
+    else:
+        if principal.role not in READER_ROLES:
+            raise Forbidden(f"The {principal.role} role may not read requests")
+        scope_path, created_by, own_handler = principal.scope_path, None, principal.id
+    if filters.org_unit_code is not None:
+        unit = await org_repo.unit_by_code(session, filters.org_unit_code)
+        if unit is None or not principal.covers(unit.path):
+            raise NotFound(f"No org unit {filters.org_unit_code!r}")
+        scope_path, own_handler = unit.path, None
+    stmt = repo.list_query(
+        scope_path=scope_path,
+        created_by=created_by,
+        handler_id_visible=own_handler,
+        after_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    if filters.status:
+        stmt = stmt.where(Request.status == filters.status)
+    if filters.channel:
+        stmt = stmt.where(Request.channel == filters.channel)
+    if filters.category:
+        stmt = stmt.where(
+            (Request.category_code == filters.category)
+            | Request.category_code.startswith(filters.category + ".", autoescape=True)
+        )
+    if filters.lead_team_id is not None:
+        stmt = stmt.where(Request.lead_team_id == filters.lead_team_id)
+    if filters.lead_department_id is not None:
+        stmt = stmt.where(Request.lead_department_id == filters.lead_department_id)
+    if filters.handler_id is not None:
+        stmt = stmt.where(Request.handler_id == filters.handler_id)
+    if filters.received_from is not None:
+        stmt = stmt.where(Request.received_at >= filters.received_from)
+    if filters.received_to is not None:
+        stmt = stmt.where(Request.received_at < filters.received_to)
+    if filters.sla_state:
+        stmt = stmt.where(Request.sla_state == filters.sla_state)
+    requests = list(await session.scalars(stmt))
+    items = [await request_out(session, principal, r) for r in requests]
+    return Page(items=items, next_cursor=next_cursor([r.id for r in requests], limit))
+
+
+async def request_events(session: AsyncSession, principal: Principal, request_id: int) -> EventsOut:
+    request = await get_request(session, principal, request_id)
+    events = await repo.events_of(session, request.id)
+    return EventsOut(
+        items=[
+            EventOut(
+                seq=e.seq,
+                kind=e.kind,
+                actor=e.actor,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                note=e.note,
+                public=e.public,
+                data=e.data,
+                occurred_at=e.occurred_at,
+                prev_hash=e.prev_hash,
+                hash=e.hash,
+            )
+            for e in events
+        ],
+        chain_intact=verify_chain(events) is None,
+    )
+
+
+# ---- citizen tracking ------------------------------------------------------------------------
+
+
+async def find_for_citizen(
+    session: AsyncSession, tracking_no: str, *, phone_last4: str | None, citizen_token: str | None
+) -> Request:
+    """The request, if the citizen proves it is theirs; one and the same 404 for every failure."""
+    not_found = RequestNotFound("No request with that tracking number and phone digits or token")
+    number = normalise_tracking_no(tracking_no)
+    if not is_well_formed(number) or (phone_last4 is None and citizen_token is None):
+        raise not_found
+    request = await repo.by_tracking_no(session, number)
+    if request is None:
+        raise not_found
+    if citizen_token is not None and hash_citizen_token(citizen_token) == request.citizen_token_hash:
+        return request
+    phone_enc = request.citizen_phone_enc
+    if phone_last4 is not None and phone_enc is not None and last4(field_cipher().decrypt(phone_enc)) == phone_last4:
+        return request
+    raise not_found
+
+
+async def track(
+    session: AsyncSession, tracking_no: str, *, phone_last4: str | None, citizen_token: str | None
+) -> TrackOut:
+    request = await find_for_citizen(session, tracking_no, phone_last4=phone_last4, citizen_token=citizen_token)
+    category = await org_repo.category_by_code(session, request.category_code)
+    events = await repo.events_of(session, request.id)
+    return TrackOut(
+        tracking_no=request.tracking_no,
+        status=request.status,  # type: ignore[arg-type]
+        category=request.category_code,
+        category_name=category.name if category else request.category_code,
+        received_at=request.received_at,
+        due=Due(respond_by=request.respond_by, resolve_by=request.resolve_by),
+        public_notes=[TrackNote(occurred_at=e.occurred_at, note=e.note) for e in events if e.public and e.note],
+    )
+
+
+# ---- visits and assessments ------------------------------------------------------------------
+
+VISIT_ROLES = frozenset({"handler", "dispatcher", "supervisor", "admin"})
+
+
+async def create_visit(session: AsyncSession, principal: Principal, data: VisitCreate) -> VisitOut:
+    """Log a household visit or a leader's contact, with the requests raised during it, in one unit of work."""
+    if not principal.is_staff or principal.role not in VISIT_ROLES:
+        raise Forbidden("Only staff (handlers, dispatchers, supervisors, admins) log visits")
+    unit = await org_repo.unit_by_code(session, data.org_unit_code)
+    if unit is None or not principal.covers(unit.path):
+        raise InvalidInput(
+            f"No org unit {data.org_unit_code!r} in your scope", errors=[field_error("org_unit_code", "unknown unit")]
+        )
+    if data.visited_at > datetime.now(UTC):
+        raise InvalidInput("A visit cannot be in the future", errors=[field_error("visited_at", "in the future")])
+    visit = Visit(
+        kind=data.kind,
+        org_unit_id=unit.id,
+        staff_id=principal.id,
+        visited_at=data.visited_at,
+        households=data.households,
+        notes=data.notes,
+    )
+    session.add(visit)
+    await session.flush()
+    created = []
+    for index, item in enumerate(data.requests):
+        if item.channel != "visit":
+            raise InvalidInput(
+                "Requests raised during a visit use the `visit` channel",
+                errors=[field_error(["requests", index, "channel"], "must be `visit`")],
+            )
+        try:
+            created.append(await _create(session, principal, item, visit_id=visit.id))
+        except InvalidInput as exc:
+            # Say which of the visit's requests was wrong.
+            exc.errors = [{**e, "loc": ["requests", index, *e["loc"]]} for e in exc.errors]
+            for e in exc.errors:
+                e["field"] = ".".join(str(p) for p in e["loc"])
+            raise
+    return VisitOut(
+        id=visit.id,
+        kind=visit.kind,
+        org_unit_code=unit.code,
+        staff_id=visit.staff_id,
+        visited_at=visit.visited_at,
+        households=visit.households,
+        notes=visit.notes,
+        requests=created,
+    )
+
+
+ASSESSMENT_ROLES = frozenset({"admin", "supervisor"})
+
+
+async def create_assessment(session: AsyncSession, principal: Principal, data: AssessmentCreate) -> AssessmentOut:
+    """Record a resident organisation's or a public-opinion survey's 0–100 score for a unit and period."""
+    if not principal.is_staff or principal.role not in ASSESSMENT_ROLES:
+        raise Forbidden("Only supervisors and admins record assessments")
+    unit = await org_repo.unit_by_code(session, data.org_unit_code)
+    if unit is None or not principal.covers(unit.path):
+        raise InvalidInput(
+            f"No org unit {data.org_unit_code!r} in your scope", errors=[field_error("org_unit_code", "unknown unit")]
+        )
+    exists = await session.scalar(
+        select(Assessment.id).where(
+            Assessment.org_unit_id == unit.id,
+            Assessment.period == data.period,
+            Assessment.source == data.source,
+            Assessment.assessor == data.assessor,
+        )
+    )
+    if exists is not None:
+        raise Conflict(
+            "This assessor already assessed this unit for this period",
+            errors=[field_error("assessor", "already assessed")],
+        )
+    assessment = Assessment(
+        org_unit_id=unit.id,
+        period=data.period,
+        source=data.source,
+        assessor=data.assessor,
+        score=data.score,
+        respondents=data.respondents,
+        notes=data.notes,
+        created_by_id=principal.id,
+    )
+    session.add(assessment)
+    await session.flush()
+    return AssessmentOut(
+        id=assessment.id,
+        org_unit_code=unit.code,
+        period=assessment.period,
+        source=assessment.source,
+        assessor=assessment.assessor,
+        score=assessment.score,
+        respondents=assessment.respondents,
+        notes=assessment.notes,
+        created_at=assessment.created_at,
+    )
