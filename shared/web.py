@@ -3,8 +3,9 @@
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -64,45 +65,75 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, ConnectionError, TimeoutError))
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorAnswer:
+    """An error, before it is rendered: problem+json by default, another format where a prefix asks."""
+
+    status: int
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+ErrorRenderer = Callable[[Request, ErrorAnswer], Response]
+
+
+def register_error_renderer(app: FastAPI, path_prefix: str, renderer: ErrorRenderer) -> None:
+    """Render errors under `path_prefix` with `renderer` (Open311 answers with its own error array)."""
+    app.state.error_renderers = [*getattr(app.state, "error_renderers", []), (path_prefix, renderer)]
+
+
+def render_error(request: Request, answer: ErrorAnswer) -> Response:
+    renderers: list[tuple[str, ErrorRenderer]] = getattr(request.app.state, "error_renderers", [])
+    for prefix, renderer in renderers:
+        if request.url.path.startswith(prefix):
+            return renderer(request, answer)
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": answer.title,
+        "status": answer.status,
+        "detail": answer.detail,
+        "instance": request.url.path,
+    }
+    if answer.errors:
+        body["errors"] = answer.errors
+    return JSONResponse(body, status_code=answer.status, media_type=PROBLEM_JSON, headers=answer.headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def app_error(request: Request, exc: AppError) -> JSONResponse:
-        body = exc.to_problem(instance=request.url.path)
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        return render_error(request, ErrorAnswer(exc.status, exc.title, exc.detail, exc.errors, exc.headers))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc)
         fields = ", ".join(e["field"] or "body" for e in errors[:5])
-        return problem(422, "Invalid input", f"Invalid value for: {fields}", errors=errors)
+        return render_error(request, ErrorAnswer(422, "Invalid input", f"Invalid value for: {fields}", errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8: it is invalid input like any other.
-            error = {
-                "loc": ["body"],
-                "field": "body",
-                "msg": "The body is not valid UTF-8 JSON",
-                "type": "json_invalid",
-            }
-            return problem(422, "Invalid input", "The body is not valid UTF-8 JSON", errors=[error])
+            detail = "The body is not valid UTF-8 JSON"
+            error = {"loc": ["body"], "field": "body", "msg": detail, "type": "json_invalid"}
+            return render_error(request, ErrorAnswer(422, "Invalid input", detail, [error]))
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem(exc.status_code, title, detail)
+        return render_error(request, ErrorAnswer(exc.status_code, title, detail, headers=dict(exc.headers or {})))
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         if _is_connection_failure(exc):
             logger.warning("storage unavailable", extra={"error": type(exc).__name__})
-            response = problem(503, "Service unavailable", "A backing service is unavailable; retry shortly")
-            response.headers["Retry-After"] = "5"
-            return response
+            detail = "A backing service is unavailable; retry shortly"
+            return render_error(request, ErrorAnswer(503, "Service unavailable", detail, headers={"Retry-After": "5"}))
         if isinstance(exc, IntegrityError):
             # A constraint caught a race the service checks could not see.
-            return problem(409, "Conflict", "The change conflicts with existing data")
+            return render_error(request, ErrorAnswer(409, "Conflict", "The change conflicts with existing data"))
         logger.exception("unhandled error")
-        return problem(500, "Internal error", "An unexpected error occurred")
+        return render_error(request, ErrorAnswer(500, "Internal error", "An unexpected error occurred"))
 
 
 class RequestContextMiddleware:
