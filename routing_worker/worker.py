@@ -2,13 +2,17 @@
 
 from typing import Any, ClassVar
 
+from arq import cron
 from arq.connections import RedisSettings
 
-from routing_worker.tasks import TASKS
+from routing_worker.jobs import load_all
+from routing_worker.tasks import CRONS, TASKS
 from shared.db import dispose_engine
 from shared.logging import configure_logging
 from shared.queue import DEFAULT_QUEUE, redis_settings
 from shared.settings import get_settings
+
+load_all()
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -21,13 +25,18 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = list(TASKS.values())
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(c.function, second=c.second, minute=c.minute, run_at_startup=c.run_at_startup, unique=True, timeout=60)
+        for c in CRONS
+    ]
     queue_name = DEFAULT_QUEUE
     redis_settings: RedisSettings = redis_settings()
     on_startup = startup
     on_shutdown = shutdown
-    # arq's defaults are tuned for slow jobs: poll often, fail fast, keep no results for business-key ids.
+    # arq's defaults suit slow jobs: poll often, keep job timeouts short (a job killed by -9 holds its
+    # in-progress key for timeout + 10 s), keep no results (a kept result blocks re-enqueueing a business-key id).
     poll_delay = 0.03
-    job_timeout = 30
+    job_timeout = 20
     keep_result = 0
     max_jobs = 20
     handle_signals = True

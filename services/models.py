@@ -1,5 +1,7 @@
 """Every ORM table, imported in one place so Alembic and the tests see the whole schema."""
 
+from services.alerts.models import HotspotAlert
+from services.handling.models import Feedback
 from services.identity.models import ApiKey, StaffAccount
 from services.intake.models import (
     Assessment,
@@ -10,17 +12,23 @@ from services.intake.models import (
     Visit,
 )
 from services.org.models import Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, Team
+from services.routing.models import Assignment, LeaderLink
 from services.sla.models import CalendarDay
+from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from shared.orm import Base
 
 __all__ = [
     "ApiKey",
     "Assessment",
+    "Assignment",
     "Base",
     "CalendarDay",
     "Category",
     "Department",
+    "Feedback",
+    "HotspotAlert",
     "IdempotencyKey",
+    "LeaderLink",
     "Member",
     "OrgUnit",
     "OutboxEntry",
@@ -31,4 +39,6 @@ __all__ = [
     "StaffAccount",
     "Team",
     "Visit",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -94,6 +94,23 @@ class Request(TimestampMixin, Base):
         ForeignKey("departments.id", ondelete="SET NULL"), index=True
     )
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="SET NULL"), index=True)
+    co_department_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
+    routing_no: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    return_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resolution_no: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the SLA standing turns to warning (80% of the deadline in force), stored, not recomputed.
+    respond_warn_at: Mapped[datetime | None]
+    resolve_warn_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    suspended_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # resolved | explained | unresolvable
+    public_reply: Mapped[str | None] = mapped_column(Text)
+    # How it closed: satisfied, unsatisfied (second negative feedback), no_evaluation, with_original (duplicate).
+    close_reason: Mapped[str | None] = mapped_column(String(24))
     created_by: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 

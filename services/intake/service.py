@@ -163,7 +163,7 @@ async def _create(
     received_at = datetime.now(UTC)
     priority = _priority(category, data.priority)
     terms = pick_policy(await sla.policies(session), category.code, priority)
-    respond_by, resolve_by = deadlines(await sla.calendar(session), terms, received_at)
+    due = deadlines(await sla.calendar(session), terms, received_at)
 
     cipher = field_cipher()
     phone = data.citizen.phone
@@ -220,8 +220,10 @@ async def _create(
         external_id=data.external_id,
         attributes=data.attributes,
         received_at=received_at,
-        respond_by=respond_by,
-        resolve_by=resolve_by,
+        respond_by=due.respond_by,
+        resolve_by=due.resolve_by,
+        respond_warn_at=due.respond_warn_at,
+        resolve_warn_at=due.resolve_warn_at,
         sla_policy_id=terms.id,
         duplicate_of_id=duplicate_of.id if duplicate_of else None,
         visit_id=visit_id,
@@ -253,7 +255,7 @@ async def _create(
         category=category.code,
         priority=priority,  # type: ignore[arg-type]
         received_at=received_at,
-        due=Due(respond_by=respond_by, resolve_by=resolve_by),
+        due=Due(respond_by=due.respond_by, resolve_by=due.resolve_by),
         duplicate_of=RequestRef(id=duplicate_of.id, tracking_no=duplicate_of.tracking_no) if duplicate_of else None,
         citizen_token=token,
         links=_links(request),

@@ -79,6 +79,8 @@ class Team(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))
     grid_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), unique=True)
+    # Round robin among equally loaded members starts after this one.
+    last_assigned_staff_id: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 

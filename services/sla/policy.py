@@ -39,8 +39,35 @@ def pick_policy(policies: list[PolicyTerms], category: str, priority: str) -> Po
     return max(candidates, key=lambda p: (p.priority is not None, specificity(p.category_prefix)))
 
 
-def deadlines(calendar: WorkCalendar, terms: PolicyTerms, received_at: datetime) -> tuple[datetime, datetime]:
-    """(respond_by, resolve_by); the response is never due after the resolution."""
-    resolve_by = calendar.deadline(received_at, terms.resolve_amount, terms.resolve_unit)
-    respond_by = calendar.deadline(received_at, terms.respond_amount, terms.respond_unit)
-    return min(respond_by, resolve_by), resolve_by
+WARNING_SHARE = 0.8  # 黄牌 at 80% of the time allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    respond_by: datetime
+    resolve_by: datetime
+    respond_warn_at: datetime
+    resolve_warn_at: datetime
+
+
+def warning_time(calendar: WorkCalendar, start: datetime, deadline: datetime, unit: str) -> datetime:
+    """When 80% of the time from `start` to `deadline` has passed, counted in the deadline's own unit."""
+    if unit == "clock_hours":
+        return start + (deadline - start) * WARNING_SHARE
+    allowed = calendar.working_minutes_between(start, deadline)
+    return min(deadline, calendar.add_working_minutes(start, allowed * WARNING_SHARE))
+
+
+def deadlines(calendar: WorkCalendar, terms: PolicyTerms, start: datetime) -> Deadlines:
+    """Deadlines from `start`; the response is never due after the resolution."""
+    resolve_by = calendar.deadline(start, terms.resolve_amount, terms.resolve_unit)
+    respond_by = calendar.deadline(start, terms.respond_amount, terms.respond_unit)
+    respond_unit = terms.respond_unit
+    if respond_by > resolve_by:
+        respond_by, respond_unit = resolve_by, terms.resolve_unit
+    return Deadlines(
+        respond_by=respond_by,
+        resolve_by=resolve_by,
+        respond_warn_at=warning_time(calendar, start, respond_by, respond_unit),
+        resolve_warn_at=warning_time(calendar, start, resolve_by, terms.resolve_unit),
+    )
