@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 17:23:12.548960
+Create Date: 2026-11-26 17:25:33.732515
 """
 
 from collections.abc import Sequence
@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), server_default='true', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('end_reason', sa.String(length=24), nullable=True),
     sa.CheckConstraint("outcome IN ('assigned', 'needs_dispatch')", name=op.f('ck_assignments_outcome')),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_assignments_department_id_departments'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['handler_id'], ['staff_accounts.id'], name=op.f('fk_assignments_handler_id_staff_accounts'), ondelete='SET NULL'),

@@ -35,6 +35,7 @@ class Assignment(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(24))  # returned | reassigned | rerouted | reopened
 
 
 class LeaderLink(TimestampMixin, Base):
