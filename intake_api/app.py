@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from intake_api.routers import admin_config, admin_identity, admin_org, auth, catalog, requests, track, visits
+from intake_api.routers import admin_config, admin_identity, admin_org, auth, catalog, requests, track, visits, workflow
 from shared.web import create_base_app
 
 DESCRIPTION = """
@@ -17,7 +17,7 @@ organisation, catalog, responsibility matrix, SLA policies and access.
 
 def create_app() -> FastAPI:
     app = create_base_app(title="Minqing intake API", description=DESCRIPTION, service="intake_api")
-    for module in (auth, requests, track, visits, catalog, admin_org, admin_config, admin_identity):
+    for module in (auth, requests, workflow, track, visits, catalog, admin_org, admin_config, admin_identity):
         app.include_router(module.router)
     return app
 

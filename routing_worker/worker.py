@@ -1,9 +1,10 @@
 """arq WorkerSettings for the routing worker: `arq routing_worker.worker.WorkerSettings`."""
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from arq import cron
 from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
 
 from routing_worker.jobs import load_all
 from routing_worker.tasks import CRONS, TASKS
@@ -26,7 +27,14 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     functions: ClassVar[list[Any]] = list(TASKS.values())
     cron_jobs: ClassVar[list[Any]] = [
-        cron(c.function, second=c.second, minute=c.minute, run_at_startup=c.run_at_startup, unique=True, timeout=60)
+        cron(
+            cast(WorkerCoroutine, c.function),
+            second=c.second,
+            minute=c.minute,
+            run_at_startup=c.run_at_startup,
+            unique=True,
+            timeout=60,
+        )
         for c in CRONS
     ]
     queue_name = DEFAULT_QUEUE

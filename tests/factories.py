@@ -10,6 +10,7 @@ from services.org.models import OrgUnit
 from shared.auth import generate_api_key, hash_password
 
 PASSWORD = "correct-horse-battery"
+_PASSWORD_HASH: list[str] = []  # argon2 is slow on purpose: hash the test password once
 
 
 def square(lon: float, lat: float, size: float = 0.01) -> dict[str, Any]:
@@ -72,7 +73,7 @@ async def make_staff(
     staff = StaffAccount(
         username=username,
         display_name=username,
-        password_hash=hash_password(PASSWORD),
+        password_hash=_password_hash(),
         role=role,
         scope_unit_id=scope.id,
         active=active,
@@ -80,6 +81,12 @@ async def make_staff(
     session.add(staff)
     await session.flush()
     return staff
+
+
+def _password_hash() -> str:
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(hash_password(PASSWORD))
+    return _PASSWORD_HASH[0]
 
 
 def bearer(staff: StaffAccount) -> dict[str, str]:
@@ -184,3 +191,60 @@ def request_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def make_handling_setup(session: AsyncSession) -> dict[str, Any]:
+    """Small city + catalog + a responsibility matrix, grid teams with two on-duty handlers each,
+    a department (HB) with one member, and a dispatcher for the city. Returns what tests refer to."""
+    from services.org.models import Department, Member, ResponsibilityRule, Team
+
+    units = await make_small_city(session)
+    await make_catalog(session)
+    hb = Department(code="HB", name="市生态环境局", scope_unit_id=units["3302"].id)
+    session.add(hb)
+    await session.flush()
+    session.add_all(
+        [
+            ResponsibilityRule(category_prefix="*", org_unit_id=units["3302"].id, handler_kind="grid_team"),
+            ResponsibilityRule(
+                category_prefix="env", org_unit_id=units["3302"].id, handler_kind="department", lead_department_id=hb.id
+            ),
+            ResponsibilityRule(category_prefix="env.noise", org_unit_id=units["3302"].id, handler_kind="grid_team"),
+        ]
+    )
+    teams: dict[str, Team] = {}
+    handlers: dict[str, list[StaffAccount]] = {}
+    for grid_code in ("330203001001001", "330203002001001", "330205001001001"):
+        team = Team(name=f"团队{grid_code}", grid_unit_id=units[grid_code].id)
+        session.add(team)
+        await session.flush()
+        teams[grid_code] = team
+        handlers[grid_code] = []
+        for n in (1, 2):
+            staff = await make_staff(session, f"h{n}_{grid_code}", "handler", units[grid_code])
+            session.add(Member(staff_id=staff.id, team_id=team.id, team_role="grid_worker", on_duty=True))
+            handlers[grid_code].append(staff)
+    hb_staff = await make_staff(session, "hb_1", "handler", units["3302"])
+    session.add(Member(staff_id=hb_staff.id, department_id=hb.id, team_role="department_staff"))
+    dispatcher = await make_staff(session, "dispatcher", "dispatcher", units["3302"])
+    district_dispatcher = await make_staff(session, "dispatcher_330205", "dispatcher", units["330205"])
+    await session.flush()
+    _, key = await make_api_key(
+        session, rights=("requests:create", "requests:read", "feedback:create"), channels=("hotline", "app")
+    )
+    return {
+        "units": units,
+        "teams": teams,
+        "handlers": handlers,
+        "hb": hb,
+        "hb_staff": hb_staff,
+        "dispatcher": dispatcher,
+        "district_dispatcher": district_dispatcher,
+        "key": {"X-API-Key": key},
+    }
+
+
+def at_grid(grid_index: int, **overrides: Any) -> dict[str, Any]:
+    """A request body located inside one of the small city's three grids (0, 1, 2)."""
+    lon = 121.505 + 0.02 * grid_index
+    return request_body(location={"lat": 29.805, "lon": lon}, **overrides)

@@ -4,6 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from services.handling import service as handling
+from services.handling.schemas import CitizenFeedbackIn, FeedbackOut
 from services.intake import service
 from services.intake.schemas import TrackOut
 from shared.deps import SessionDep
@@ -33,3 +35,18 @@ async def track_request(
     settings = get_settings()
     await hit(f"track:{client_ip(request)}", settings.citizen_rate_per_minute, 60)
     return await service.track(session, tracking_no, phone_last4=phone_last4, citizen_token=citizen_token)
+
+
+@router.post("/{tracking_no}/feedback", response_model=FeedbackOut, responses=problem_responses(404, 409, 422, 429))
+async def citizen_feedback(
+    request: Request, session: SessionDep, tracking_no: TrackingNo, body: CitizenFeedbackIn
+) -> FeedbackOut:
+    """Evaluate the handling of your request (once per resolution). Rate-limited per IP."""
+    settings = get_settings()
+    await hit(f"track:{client_ip(request)}", settings.citizen_rate_per_minute, 60)
+    found = await service.find_for_citizen(
+        session, tracking_no, phone_last4=body.phone_last4, citizen_token=body.citizen_token
+    )
+    locked = await handling.request_for_feedback(session, found.id)
+    status, reopened = await handling.record_feedback(session, locked, body, "citizen")
+    return FeedbackOut(request_id=locked.id, resolution_no=locked.resolution_no, status=status, reopened=reopened)

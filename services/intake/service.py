@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.handling.changes import schedule_routing
 from services.intake import idempotency
 from services.intake import repository as repo
 from services.intake.attributes import check_attributes
@@ -14,7 +15,7 @@ from services.intake.coords import to_wgs84
 from services.intake.duplicates import RequestFacts, first_duplicate
 from services.intake.errors import ChannelNotAllowed, RequestNotFound
 from services.intake.events import append_event, verify_chain
-from services.intake.models import Assessment, OutboxEntry, Request, Visit
+from services.intake.models import Assessment, Request, Visit
 from services.intake.phones import last4, mask_name, mask_phone
 from services.intake.schemas import (
     AssessmentCreate,
@@ -50,20 +51,14 @@ from shared.auth import Principal
 from shared.crypto import field_cipher, keyed_hash
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
-from shared.queue import enqueue_after_commit
 
 CREATOR_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler"})
 READER_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler", "supervisor", "auditor"})
-ROUTE_TASK = "route_request"
 
 
 def owner_of(principal: Principal) -> str:
     """Who created something, as stored: `key:<id>` for integrations, `staff:<id>` for staff."""
     return f"{'key' if principal.kind == 'integration' else 'staff'}:{principal.id}"
-
-
-def route_job_id(request_id: int, version: int) -> str:
-    return f"route:{request_id}:{version}"
 
 
 def _check_can_create(principal: Principal, channel: str) -> None:
@@ -245,15 +240,13 @@ async def _create(
             "duplicate_of": duplicate_of.id if duplicate_of else None,
         },
     )
-    job_id = route_job_id(request.id, request.version)
-    session.add(OutboxEntry(topic="route", job_id=job_id, request_id=request.id, payload={"version": request.version}))
-    enqueue_after_commit(session, ROUTE_TASK, request.id, request.version, job_id=job_id)
+    schedule_routing(session, request)
     return RequestCreated(
         id=request.id,
         tracking_no=tracking_no,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         category=category.code,
-        priority=priority,  # type: ignore[arg-type]
+        priority=priority,
         received_at=received_at,
         due=Due(respond_by=due.respond_by, resolve_by=due.resolve_by),
         duplicate_of=RequestRef(id=duplicate_of.id, tracking_no=duplicate_of.tracking_no) if duplicate_of else None,
@@ -324,18 +317,18 @@ async def request_out(
     return RequestOut(
         id=request.id,
         tracking_no=request.tracking_no,
-        channel=request.channel,  # type: ignore[arg-type]
+        channel=request.channel,
         category=request.category_code,
         description=request.description,
-        priority=request.priority,  # type: ignore[arg-type]
-        status=request.status,  # type: ignore[arg-type]
-        sla_state=request.sla_state,  # type: ignore[arg-type]
+        priority=request.priority,
+        status=request.status,
+        sla_state=request.sla_state,
         location=LocationOut(
             lat=request.lat,
             lon=request.lon,
             source_lat=request.source_lat,
             source_lon=request.source_lon,
-            coord_system=request.coord_system,  # type: ignore[arg-type]
+            coord_system=request.coord_system,
             address=request.address,
             org_unit_code=unit_code,
         ),
@@ -490,7 +483,7 @@ async def track(
     events = await repo.events_of(session, request.id)
     return TrackOut(
         tracking_no=request.tracking_no,
-        status=request.status,  # type: ignore[arg-type]
+        status=request.status,
         category=request.category_code,
         category_name=category.name if category else request.category_code,
         received_at=request.received_at,

@@ -189,7 +189,10 @@ async def city_extent(session: AsyncSession) -> tuple[float, float, float, float
             ).where(OrgUnit.level == "grid")
         )
     ).one()
-    extent = None if row[0] is None else (row[0], row[1], row[2], row[3])
+    min_lon, min_lat, max_lon, max_lat = row
+    extent = None
+    if min_lon is not None and min_lat is not None and max_lon is not None and max_lat is not None:
+        extent = (min_lon, min_lat, max_lon, max_lat)
     _extent_cache = (time.monotonic(), extent)
     return extent
 

@@ -1,0 +1,143 @@
+"""The handler workflow on a request, and feedback from follow-up-call integrations."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_api.deps import CurrentPrincipal
+from services.handling import service
+from services.handling.schemas import (
+    AcceptIn,
+    ClassifyIn,
+    EscalateIn,
+    FeedbackIn,
+    FeedbackOut,
+    JointIn,
+    NoteIn,
+    ReassignIn,
+    ResolveIn,
+    ResumeIn,
+    ReturnIn,
+    SuspendIn,
+)
+from services.intake import service as intake
+from services.intake.schemas import RequestOut
+from shared.auth import Principal
+from shared.deps import IfMatch, SessionDep
+from shared.errors import Forbidden
+from shared.web import problem_responses
+
+router = APIRouter(prefix="/v1/requests", tags=["handling"])
+RequestId = Annotated[int, Path(ge=1, le=2**62)]
+ANSWERS = problem_responses(401, 403, 404, 409, 422)
+Action = Callable[[AsyncSession, Principal, Any, Any], Awaitable[None]]
+
+
+async def _act(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: int,
+    name: str,
+    action: Action,
+    body: BaseModel,
+    if_match: int | None,
+) -> RequestOut:
+    request = await service.load_for_action(session, principal, request_id, name, if_match)
+    await action(session, principal, request, body)
+    await session.flush()
+    return await intake.request_out(session, principal, request)
+
+
+@router.post("/{request_id}/accept", response_model=RequestOut, responses=ANSWERS)
+async def accept(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: AcceptIn, if_match: IfMatch
+) -> RequestOut:
+    """Acknowledge the request (the response); a team or department member claims it from the queue."""
+    return await _act(session, principal, request_id, "accept", service.accept, body, if_match)
+
+
+@router.post("/{request_id}/return", response_model=RequestOut, responses=ANSWERS)
+async def return_request(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: ReturnIn, if_match: IfMatch
+) -> RequestOut:
+    """Give the request back with a reason; it re-routes without you, and the second return goes to a dispatcher."""
+    return await _act(session, principal, request_id, "return", service.return_request, body, if_match)
+
+
+@router.post("/{request_id}/note", response_model=RequestOut, responses=ANSWERS)
+async def note(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: NoteIn, if_match: IfMatch
+) -> RequestOut:
+    """Record progress; a public note is shown to the citizen."""
+    return await _act(session, principal, request_id, "note", service.add_note, body, if_match)
+
+
+@router.post("/{request_id}/suspend", response_model=RequestOut, responses=ANSWERS)
+async def suspend(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: SuspendIn, if_match: IfMatch
+) -> RequestOut:
+    """Pause while waiting on the citizen; the SLA clock stops."""
+    return await _act(session, principal, request_id, "suspend", service.suspend, body, if_match)
+
+
+@router.post("/{request_id}/resume", response_model=RequestOut, responses=ANSWERS)
+async def resume(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: ResumeIn, if_match: IfMatch
+) -> RequestOut:
+    """Resume work; the resolution deadline moves by the time suspended."""
+    return await _act(session, principal, request_id, "resume", service.resume, body, if_match)
+
+
+@router.post("/{request_id}/resolve", response_model=RequestOut, responses=ANSWERS)
+async def resolve(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: ResolveIn, if_match: IfMatch
+) -> RequestOut:
+    """Report the outcome with a public reply; the citizen then evaluates it."""
+    return await _act(session, principal, request_id, "resolve", service.resolve, body, if_match)
+
+
+@router.post("/{request_id}/reassign", response_model=RequestOut, responses=ANSWERS)
+async def reassign(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: ReassignIn, if_match: IfMatch
+) -> RequestOut:
+    """Dispatcher: hand the request to a named handler, grid team or department."""
+    return await _act(session, principal, request_id, "reassign", service.reassign, body, if_match)
+
+
+@router.post("/{request_id}/escalate", response_model=RequestOut, responses=ANSWERS)
+async def escalate(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: EscalateIn, if_match: IfMatch
+) -> RequestOut:
+    """Ask the parent unit for help; logged on the request."""
+    return await _act(session, principal, request_id, "escalate", service.escalate, body, if_match)
+
+
+@router.post("/{request_id}/joint", response_model=RequestOut, responses=ANSWERS)
+async def joint(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: JointIn, if_match: IfMatch
+) -> RequestOut:
+    """Dispatcher: add co-handling departments (民情会办); the lead stays responsible."""
+    return await _act(session, principal, request_id, "joint", service.joint, body, if_match)
+
+
+@router.post("/{request_id}/classify", response_model=RequestOut, responses=ANSWERS)
+async def classify(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: ClassifyIn, if_match: IfMatch
+) -> RequestOut:
+    """Dispatcher: set the category of an unclassified request; it re-routes."""
+    return await _act(session, principal, request_id, "classify", service.classify, body, if_match)
+
+
+@router.post("/{request_id}/feedback", response_model=FeedbackOut, responses=ANSWERS)
+async def feedback(
+    session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: FeedbackIn
+) -> FeedbackOut:
+    """A follow-up-call agent records the citizen's evaluation (API key with `feedback:create`)."""
+    if principal.kind != "integration" or "feedback:create" not in principal.rights:
+        raise Forbidden("Feedback is recorded by integrations with the feedback:create right, or by the citizen")
+    request = await service.request_for_feedback(session, request_id)
+    status, reopened = await service.record_feedback(session, request, body, intake.owner_of(principal))
+    return FeedbackOut(request_id=request.id, resolution_no=request.resolution_no, status=status, reopened=reopened)
