@@ -2,8 +2,23 @@
 
 from fastapi import FastAPI
 
-from intake_api.routers import admin_config, admin_identity, admin_org, auth, catalog, requests, track, visits, workflow
-from shared.web import create_base_app
+from intake_api.routers import (
+    admin_calendar,
+    admin_config,
+    admin_identity,
+    admin_leaders,
+    admin_org,
+    alerts,
+    auth,
+    catalog,
+    requests,
+    track,
+    visits,
+    workflow,
+)
+from services.sla.calendar_admin import coverage_warnings
+from shared.db import unit_of_work
+from shared.web import add_readiness_warning, create_base_app
 
 DESCRIPTION = """
 Minqing (民情) intake API: receives the public's requests from every channel and manages the
@@ -17,9 +32,17 @@ organisation, catalog, responsibility matrix, SLA policies and access.
 
 def create_app() -> FastAPI:
     app = create_base_app(title="Minqing intake API", description=DESCRIPTION, service="intake_api")
-    for module in (auth, requests, workflow, track, visits, catalog, admin_org, admin_config, admin_identity):
+    for module in (auth, requests, workflow, track, visits, catalog, admin_org, admin_config, admin_identity, alerts):
         app.include_router(module.router)
+    app.include_router(admin_calendar.router)
+    app.include_router(admin_leaders.router)
+    add_readiness_warning(app, _calendar_coverage)
     return app
+
+
+async def _calendar_coverage() -> list[str]:
+    async with unit_of_work() as session:
+        return await coverage_warnings(session)
 
 
 app = create_app()

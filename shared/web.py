@@ -3,7 +3,7 @@
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,6 +250,14 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, error: AppEr
     await response(scope, receive, send)
 
 
+WarningCheck = Callable[[], Awaitable[list[str]]]
+
+
+def add_readiness_warning(app: FastAPI, check: WarningCheck) -> None:
+    """A check whose findings `/readyz` reports as warnings (ready, but an operator should act)."""
+    app.state.readiness_warnings = [*getattr(app.state, "readiness_warnings", []), check]
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -262,7 +270,7 @@ def health_router() -> APIRouter:
         summary="Readiness: PostgreSQL and Redis answer",
         responses={503: {"description": "A dependency is down"}},
     )
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
         for name, check in (("database", _check_database), ("redis", _check_redis)):
             try:
@@ -271,10 +279,14 @@ def health_router() -> APIRouter:
             except Exception as exc:  # noqa: BLE001 - any failure means not ready
                 checks[name] = f"error: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": checks}
+        if ready:
+            warnings: list[str] = []
+            for warn in getattr(request.app.state, "readiness_warnings", []):
+                warnings += await warn()
+            if warnings:
+                body["warnings"] = warnings
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -3,7 +3,8 @@
 import logging
 from typing import Any
 
-from routing_worker.tasks import cron_task
+from routing_worker.tasks import cron_task, task
+from services.sla.calendar_admin import recompute_ahead
 from services.sla.sweep import sweep
 from shared.db import unit_of_work
 
@@ -18,3 +19,15 @@ async def sla_sweep(ctx: dict[str, Any]) -> dict[str, int]:
     if any(counts.values()):
         logger.info("sla sweep", extra=counts)
     return counts
+
+
+@task
+async def recompute_deadlines(ctx: dict[str, Any]) -> int:
+    """After the holiday table changed: recompute the deadlines still ahead, batch by batch."""
+    after: int | None = 0
+    batches = 0
+    while after is not None:
+        async with unit_of_work() as session:
+            after = await recompute_ahead(session, after)
+        batches += 1
+    return batches

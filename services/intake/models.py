@@ -53,6 +53,7 @@ class Request(TimestampMixin, Base):
         Index("ix_requests_category_received", "category_code", "received_at"),
         Index("ix_requests_phone_received", "citizen_phone_hash", "received_at"),
         Index("ix_requests_status_received", "status", "received_at"),
+        Index("ix_requests_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -1,0 +1,259 @@
+"""Hot-spot alerts (SPEC §6): the periodic scan that raises them, and the scoped list staff read.
+
+The window. A scan at `now` looks at the 24 h window that ends at the end of `now`'s hour:
+`window_start` = `now` truncated to the hour − 23 h, `window_end` = `window_start` + 24 h. It counts
+the requests received from `window_start` up to `now` (so between 23 h and 24 h of requests:
+never more than a day's worth, which keeps the test conservative), against the daily mean of the
+28 days `[window_start − 28 d, window_start)`. Every scan within one clock hour has the same
+window, so concurrent or repeated scans compute the same `window_start` and the unique
+(community, category root, window_start) constraint with ON CONFLICT DO NOTHING lets only one of
+them insert the alert (and only the one that inserted emits the webhook).
+
+Once per window. A community and top-level category get no new alert while one exists whose
+window overlaps the new one (window starts less than 24 h apart): a burst is reported once, and
+a later alert needs a new, non-overlapping day of unusual counts. Scans also take a transaction
+advisory lock, so two scans at an hour boundary (different windows) cannot both miss each
+other's alert.
+
+What counts. Every request received in the community's subtree (a community or one of its grids:
+the 5th element of `unit_path`), in every status — duplicates too, since many people reporting
+the same thing is the signal. Requests located only at a street, district or the city belong to no
+community and are not counted. Categories roll up to their top-level code (`env.noise` → `env`).
+
+Key group. The threshold is 3 instead of 5 when the top-level category, or any category among the
+requests counted in the window, is flagged `key_group`.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from services.alerts.hotspots import BASELINE_DAYS, MIN_COUNT, MIN_COUNT_KEY_GROUP, is_hotspot
+from services.alerts.models import HotspotAlert
+from services.alerts.schemas import AlertOut
+from services.intake.models import Request
+from services.org.models import Category, OrgUnit
+from services.webhooks.service import emit
+from shared.auth import Principal
+from shared.errors import Forbidden
+from shared.pagination import Page, decode_cursor, next_cursor
+
+logger = logging.getLogger("minqing.alerts")
+
+WINDOW = timedelta(hours=24)
+BASELINE = timedelta(days=BASELINE_DAYS)
+# `/3302/330203/330203001/330203001001/…` split on "/" is "", city, district, street, community, …
+COMMUNITY_PATH_ELEMENT = 5
+EVENT_TYPE = "alert.raised"
+# pg_advisory_xact_lock key of the scan ("hotspot" in ASCII).
+SCAN_LOCK_KEY = 0x686F7473706F74
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+    baseline_start: datetime
+
+
+def window_for(now: datetime) -> Window:
+    """The 24 h window a scan at `now` looks at: it ends at the end of `now`'s hour."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    start = hour + timedelta(hours=1) - WINDOW
+    return Window(start=start, end=start + WINDOW, baseline_start=start - BASELINE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    community_id: int
+    community_code: str
+    community_name: str
+    category_root: str
+    category_name: str
+    count_24h: int
+    baseline_count: int
+    key_group: bool
+
+
+def _counts_query(window: Window, now: datetime) -> Select[Any]:
+    """Per (community, top-level category): requests in the window and in the 28 days before.
+
+    One aggregate over the requests received in the 29 days; pairs under the smallest threshold
+    are dropped in SQL already.
+    """
+    recent = (
+        select(
+            func.split_part(Request.unit_path, "/", COMMUNITY_PATH_ELEMENT).label("community_code"),
+            func.split_part(Request.category_code, ".", 1).label("category_root"),
+            Request.received_at,
+            Category.key_group,
+        )
+        .join(Category, Category.code == Request.category_code)
+        .where(Request.received_at >= window.baseline_start, Request.received_at <= now)
+        .subquery()
+    )
+    in_window = recent.c.received_at >= window.start
+    count_24h = func.count().filter(in_window)
+    counts = (
+        select(
+            recent.c.community_code,
+            recent.c.category_root,
+            count_24h.label("count_24h"),
+            func.count().filter(~in_window).label("baseline_count"),
+            func.coalesce(func.bool_or(recent.c.key_group).filter(in_window), False).label("key_group"),
+        )
+        .where(recent.c.community_code != "")
+        .group_by(recent.c.community_code, recent.c.category_root)
+        .having(count_24h >= min(MIN_COUNT, MIN_COUNT_KEY_GROUP))
+        .subquery()
+    )
+    root = aliased(Category)
+    return (
+        select(
+            OrgUnit.id,
+            OrgUnit.code,
+            OrgUnit.name,
+            counts.c.category_root,
+            func.coalesce(root.name, counts.c.category_root),
+            counts.c.count_24h,
+            counts.c.baseline_count,
+            or_(counts.c.key_group, func.coalesce(root.key_group, False)),
+        )
+        .join(OrgUnit, and_(OrgUnit.code == counts.c.community_code, OrgUnit.level == "community"))
+        .outerjoin(root, root.code == counts.c.category_root)
+        .order_by(OrgUnit.code, counts.c.category_root)
+    )
+
+
+async def _already_alerted(session: AsyncSession, window: Window, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The pairs that have an alert whose window overlaps this one (starts less than 24 h apart)."""
+    if not pairs:
+        return set()
+    rows = await session.execute(
+        select(HotspotAlert.community_id, HotspotAlert.category_root).where(
+            tuple_(HotspotAlert.community_id, HotspotAlert.category_root).in_(pairs),
+            HotspotAlert.window_start > window.start - WINDOW,
+            HotspotAlert.window_start < window.start + WINDOW,
+        )
+    )
+    return {(community_id, root) for community_id, root in rows}
+
+
+async def scan(session: AsyncSession, now: datetime) -> list[HotspotAlert]:
+    """Raise the hot-spot alerts due at `now`; return the ones this scan inserted (and announced)."""
+    window = window_for(now)
+    await session.execute(select(func.pg_advisory_xact_lock(SCAN_LOCK_KEY)))
+    hot: list[tuple[_Counts, float, float]] = []
+    for row in await session.execute(_counts_query(window, now)):
+        counts = _Counts(*row)
+        baseline_mean = counts.baseline_count / BASELINE_DAYS
+        raise_it, p_value = is_hotspot(counts.count_24h, baseline_mean, counts.key_group)
+        if raise_it:
+            hot.append((counts, baseline_mean, p_value))
+    done = await _already_alerted(session, window, [(c.community_id, c.category_root) for c, _, _ in hot])
+    due = [(c, mean, p) for c, mean, p in hot if (c.community_id, c.category_root) not in done]
+    if not due:
+        return []
+    stmt = (
+        pg_insert(HotspotAlert)
+        .values(
+            [
+                {
+                    "community_id": c.community_id,
+                    "category_root": c.category_root,
+                    "window_start": window.start,
+                    "count_24h": c.count_24h,
+                    "baseline_daily_mean": mean,
+                    "p_value": p_value,
+                    "key_group": c.key_group,
+                    "raised_at": now,
+                }
+                for c, mean, p_value in due
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["community_id", "category_root", "window_start"])
+        .returning(HotspotAlert)
+    )
+    inserted = list(await session.scalars(stmt))
+    facts = {(c.community_id, c.category_root): c for c, _, _ in due}
+    for alert in inserted:
+        c = facts[(alert.community_id, alert.category_root)]
+        logger.info(
+            "hot spot", extra={"community": c.community_code, "category": c.category_root, "count": c.count_24h}
+        )
+        await emit(session, EVENT_TYPE, webhook_fields(alert, c), owner=None, occurred_at=alert.raised_at)
+    return sorted(inserted, key=lambda a: a.id)
+
+
+def webhook_fields(alert: HotspotAlert, counts: _Counts) -> dict[str, Any]:
+    """The `alert.raised` event's fields: the alert as the API shows it, its id as `alert_id`.
+
+    (`id`, `type` and `occurred_at` = `raised_at` are the webhook envelope's.)
+    """
+    out = _alert_out(alert, counts.community_code, counts.community_name, counts.category_name)
+    fields = out.model_dump(mode="json")
+    fields["alert_id"] = fields.pop("id")
+    return fields
+
+
+def _alert_out(alert: HotspotAlert, community_code: str, community_name: str, category_name: str | None) -> AlertOut:
+    return AlertOut(
+        id=alert.id,
+        community_code=community_code,
+        community_name=community_name,
+        category_root=alert.category_root,
+        category_name=category_name or alert.category_root,
+        count_24h=alert.count_24h,
+        baseline_daily_mean=alert.baseline_daily_mean,
+        p_value=alert.p_value,
+        key_group=alert.key_group,
+        window_start=alert.window_start,
+        window_end=alert.window_start + WINDOW,
+        raised_at=alert.raised_at,
+    )
+
+
+async def list_alerts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+    category_root: str | None = None,
+) -> Page[AlertOut]:
+    """Alerts of the communities in the principal's subtree, newest (`raised_at`) first, cursor-paged.
+
+    `since` keeps the alerts raised at or after it. Staff scoped below a community (a grid) see none:
+    an alert is about a whole community.
+    """
+    if not principal.is_staff:
+        raise Forbidden("Hot-spot alerts are for staff")
+    root = aliased(Category)
+    stmt = (
+        select(HotspotAlert, OrgUnit.code, OrgUnit.name, root.name)
+        .join(OrgUnit, OrgUnit.id == HotspotAlert.community_id)
+        .outerjoin(root, root.code == HotspotAlert.category_root)
+        .where(OrgUnit.path.startswith(principal.scope_path, autoescape=True))
+    )
+    if since is not None:
+        stmt = stmt.where(HotspotAlert.raised_at >= since)
+    if category_root is not None:
+        stmt = stmt.where(HotspotAlert.category_root == category_root)
+    after = decode_cursor(cursor)
+    if after is not None:
+        # Keyset on (raised_at, id), anchored at the cursor's alert.
+        anchor = select(HotspotAlert.raised_at).where(HotspotAlert.id == after).scalar_subquery()
+        stmt = stmt.where(tuple_(HotspotAlert.raised_at, HotspotAlert.id) < tuple_(anchor, after))
+    order = (HotspotAlert.raised_at.desc(), HotspotAlert.id.desc())
+    rows = list(await session.execute(stmt.order_by(*order).limit(limit)))
+    items = [_alert_out(alert, code, name, category_name) for alert, code, name, category_name in rows]
+    return Page(items=items, next_cursor=next_cursor([a.id for a, _, _, _ in rows], limit))
