@@ -14,6 +14,7 @@ from intake_api.routers import (
     requests,
     track,
     visits,
+    webhooks,
     workflow,
 )
 from services.sla.calendar_admin import coverage_warnings
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.include_router(admin_calendar.router)
     app.include_router(admin_leaders.router)
+    app.include_router(webhooks.router)
     add_readiness_warning(app, _calendar_coverage)
     return app
 

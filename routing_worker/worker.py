@@ -7,6 +7,7 @@ from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 
 from routing_worker.jobs import load_all
+from routing_worker.jobs.webhook_jobs import close_shared_client
 from routing_worker.tasks import CRONS, TASKS
 from shared.db import dispose_engine
 from shared.logging import configure_logging
@@ -21,6 +22,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await close_shared_client()
     await dispose_engine()
 
 

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     citizen_rate_per_minute: int = 30
 
+    # Webhooks (SPEC §8): hosts a webhook may reach even when private (an internal receiver); plain http:// URLs.
+    webhook_allowed_hosts: list[str] = []
+    webhook_allow_http: bool = False
+
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"
     cors_origins: list[str] = []

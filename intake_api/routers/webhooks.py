@@ -1,0 +1,62 @@
+"""Integrations' webhook subscriptions: signed event deliveries to their own HTTPS endpoints."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from intake_api.deps import CurrentPrincipal
+from services.webhooks import service
+from services.webhooks.schemas import DeliveryOut, DeliveryState, WebhookCreate, WebhookCreated, WebhookOut
+from shared.deps import SessionDep
+from shared.pagination import Page
+from shared.params import DEFAULT_LIMIT, Cursor, Limit
+from shared.web import problem_responses
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+Id = Annotated[int, Path(ge=1, le=2**62, description="The subscription's id")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    responses=problem_responses(401, 403, 409, 413, 422),
+)
+async def create_webhook(session: SessionDep, principal: CurrentPrincipal, body: WebhookCreate) -> WebhookCreated:
+    """Subscribe your API key to events; the signing `secret` is in this answer only."""
+    return await service.create_subscription(session, principal, body)
+
+
+@router.get("", response_model=list[WebhookOut], responses=problem_responses(401, 403))
+async def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookOut]:
+    """List your API key's subscriptions (never their secrets)."""
+    return await service.list_subscriptions(session, principal)
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def delete_webhook(session: SessionDep, principal: CurrentPrincipal, webhook_id: Id) -> Response:
+    """Delete one of your subscriptions and the deliveries still owed to it."""
+    await service.delete_subscription(session, principal, webhook_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=Page[DeliveryOut],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_webhook_deliveries(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    webhook_id: Id,
+    state: DeliveryState | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[DeliveryOut]:
+    """List one subscription's deliveries, newest first, with their attempts and last error."""
+    return await service.list_deliveries(session, principal, webhook_id, state=state, cursor=cursor, limit=limit)
