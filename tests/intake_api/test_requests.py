@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from services.intake.models import OutboxEntry, Request
-from services.sla.calendar import SHANGHAI, WorkCalendar
+from services.sla.calendar import WorkCalendar
 from shared.queue import DEFAULT_QUEUE, get_queue
 from tests.factories import bearer, make_api_key, make_catalog, make_small_city, make_staff, request_body
 
@@ -42,7 +42,9 @@ async def test_hotline_request_is_committed_with_outbox_and_job(session, intake_
     outbox = (await session.scalars(select(OutboxEntry))).all()
     assert [(o.topic, o.request_id, o.job_id) for o in outbox] == [("route", body["id"], f"route:{body['id']}:1")]
     queued = await (await get_queue()).queued_jobs(queue_name=DEFAULT_QUEUE)
-    assert [(j.function, j.args, j.job_id) for j in queued] == [("route_request", (body["id"], 1), f"route:{body['id']}:1")]
+    assert [(j.function, j.args, j.job_id) for j in queued] == [
+        ("route_request", (body["id"], 1), f"route:{body['id']}:1")
+    ]
 
 
 async def test_deadlines_follow_the_policy_for_the_priority(session, intake_client, city):
@@ -255,7 +257,9 @@ async def test_listing_filters_and_pages(session, intake_client, city):
     assert [i["id"] for i in r.json()["items"]] == [ids[3], ids[1]]
     page1 = (await intake_client.get("/v1/requests", params={"limit": 3}, headers=city["key"])).json()
     page2 = (
-        await intake_client.get("/v1/requests", params={"limit": 3, "cursor": page1["next_cursor"]}, headers=city["key"])
+        await intake_client.get(
+            "/v1/requests", params={"limit": 3, "cursor": page1["next_cursor"]}, headers=city["key"]
+        )
     ).json()
     assert [i["id"] for i in page1["items"] + page2["items"]] == ids[::-1]
     assert page2["next_cursor"] is None
@@ -275,7 +279,9 @@ async def test_audit_trail_is_hash_chained_and_append_only(session, intake_clien
     assert events["chain_intact"] is True
     assert events["items"][1]["prev_hash"] == events["items"][0]["hash"]
     with pytest.raises(Exception, match="append-only"):
-        await session.execute(text("UPDATE request_events SET note = 'tampered' WHERE request_id = :id"), {"id": request_id})
+        await session.execute(
+            text("UPDATE request_events SET note = 'tampered' WHERE request_id = :id"), {"id": request_id}
+        )
     await session.rollback()
 
 

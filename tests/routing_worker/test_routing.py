@@ -124,13 +124,17 @@ async def test_running_the_job_twice_assigns_once(session, intake_client, setup)
     queue = await get_queue()
     await queue.enqueue_job("route_request", created["id"], 1, _job_id=f"route:{created['id']}:1")
     await drain()
-    count = await session.scalar(select(func.count()).select_from(Assignment).where(Assignment.request_id == created["id"]))
+    count = await session.scalar(
+        select(func.count()).select_from(Assignment).where(Assignment.request_id == created["id"])
+    )
     assert count == 1
 
 
 async def test_two_workers_on_one_request_produce_one_assignment(session, intake_client, setup):
-    created = [await _create(intake_client, setup, at_grid(n % 3, citizen={"phone": f"1360000000{n}"},
-                                                          description=f"事情{n}")) for n in range(6)]
+    created = [
+        await _create(intake_client, setup, at_grid(n % 3, citizen={"phone": f"1360000000{n}"}, description=f"事情{n}"))
+        for n in range(6)
+    ]
     queue = await get_queue()
     # Each job twice under different ids, as a relay and a retry might; two workers race over them.
     for c in created:
@@ -150,7 +154,9 @@ async def test_relay_resends_a_job_lost_by_redis(session, intake_client, setup):
     created = await _create(intake_client, setup, at_grid(0))
     await (await get_queue()).flushdb()  # Redis lost the job
     assert await relay.pending_jobs(session, now=None) == []  # within the grace period
-    await session.execute(OutboxEntry.__table__.update().values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 5)))
+    await session.execute(
+        OutboxEntry.__table__.update().values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 5))
+    )
     await session.commit()
     assert await relay_outbox({}) == 1
     await drain()
