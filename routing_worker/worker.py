@@ -1,5 +1,7 @@
 """arq WorkerSettings for the routing worker: `arq routing_worker.worker.WorkerSettings`."""
 
+import logging
+
 from typing import Any, ClassVar, cast
 
 from arq import cron
@@ -19,6 +21,12 @@ load_all()
 
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(get_settings().log_level)
+    # arq's CLI installs a plain-text handler of its own; log through ours (JSON) only, and keep its
+    # per-job lines (a cron every few seconds) out of INFO: our tasks log what they decide.
+    arq_logger = logging.getLogger("arq")
+    arq_logger.handlers[:] = []
+    arq_logger.propagate = True
+    logging.getLogger("arq.worker").setLevel(logging.WARNING)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -50,3 +58,5 @@ class WorkerSettings:
     keep_result = 0
     max_jobs = 20
     handle_signals = True
+    # `arq --check` (the container health check) reads this heartbeat.
+    health_check_interval = 30

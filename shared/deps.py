@@ -31,7 +31,7 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def credentials(
+async def credentials(
     bearer: Annotated[str | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Credentials:

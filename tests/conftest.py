@@ -3,6 +3,7 @@ a freshly migrated database per run, and a clean state per test."""
 
 import asyncio
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,15 @@ def _answers(port: int) -> bool:
         return False
 
 
+_scratch: list[Path] = []
+
+
+def _scratch_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    _scratch.append(path)
+    return path
+
+
 def _configure_servers() -> None:
     """Point settings at the test servers before any app module reads them."""
     if "TEST_DATABASE_URL" in os.environ:
@@ -33,7 +43,7 @@ def _configure_servers() -> None:
     else:
         from cli.embedded import EmbeddedPostgres
 
-        server = EmbeddedPostgres.start(Path(tempfile.mkdtemp(prefix="minqing-test-pg-")))
+        server = EmbeddedPostgres.start(_scratch_dir("minqing-test-pg-"), durable=False)
         server.create_database(TEST_DB)
         _embedded.append(server)
         database_url = server.url(TEST_DB)
@@ -44,7 +54,7 @@ def _configure_servers() -> None:
     else:
         from cli.embedded import EmbeddedRedis
 
-        redis = EmbeddedRedis.start(Path(tempfile.mkdtemp(prefix="minqing-test-redis-")), persist=False)
+        redis = EmbeddedRedis.start(_scratch_dir("minqing-test-redis-"), persist=False)
         _embedded.append(redis)
         redis_url = redis.url
     os.environ.update(
@@ -65,6 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for server in _embedded:
         server.stop()
+    for path in _scratch:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 async def _recreate_database(url: str) -> None:
