@@ -1,7 +1,6 @@
 """arq WorkerSettings for the routing worker: `arq routing_worker.worker.WorkerSettings`."""
 
 import logging
-
 from typing import Any, ClassVar, cast
 
 from arq import cron
