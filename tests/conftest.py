@@ -110,8 +110,9 @@ async def clean_state(migrated_database: None) -> AsyncIterator[None]:
     """Every test starts on empty tables and an empty Redis database."""
     from sqlalchemy import text
 
+    from services.identity.service import forget_api_keys
     from services.models import Base
-    from services.org.repository import forget_extent
+    from services.org.repository import forget_cached
     from services.sla.service import invalidate as invalidate_sla_cache
     from shared.db import get_engine
     from shared.queue import get_queue
@@ -120,7 +121,8 @@ async def clean_state(migrated_database: None) -> AsyncIterator[None]:
     async with get_engine().begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await (await get_queue()).flushdb()
-    forget_extent()
+    forget_cached()
+    forget_api_keys()
     invalidate_sla_cache()
     yield
 

@@ -44,7 +44,8 @@ async def create_request(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Receive a request from any channel (hotline, app, web, window, station, visit)."""
-    raw: Any = await request.json()
+    # The raw body is compared only for Idempotency-Key repeats; don't parse it twice otherwise.
+    raw: Any = await request.json() if idempotency_key is not None else None
     status, answer = await service.create_request(
         session, principal, body, idempotency_key=idempotency_key, raw_body=raw
     )

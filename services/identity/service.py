@@ -1,5 +1,6 @@
 """Logging staff in, resolving callers to principals, and managing accounts and API keys."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -17,6 +18,7 @@ from shared.auth import (
     api_key_matches,
     decode_access_token,
     generate_api_key,
+    hash_api_key,
     hash_password,
     issue_access_token,
     parse_api_key,
@@ -61,7 +63,29 @@ async def staff_principal(session: AsyncSession, staff_id: int) -> Principal:
     return Principal(kind="staff", id=staff.id, name=staff.username, role=staff.role, scope_path=path, scope_code=code)
 
 
+# Integrations call at high rates: a verified key is remembered briefly, so a revocation takes effect
+# at once in the process that revoked it and within KEY_CACHE_SECONDS everywhere else.
+KEY_CACHE_SECONDS = 10.0
+_key_cache: dict[str, tuple[float, Principal]] = {}
+
+
+def forget_api_keys() -> None:
+    _key_cache.clear()
+
+
 async def api_key_principal(session: AsyncSession, key: str) -> Principal:
+    digest = hash_api_key(key)
+    cached = _key_cache.get(digest)
+    if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
+        return cached[1]
+    principal = await _load_api_key_principal(session, key)
+    if len(_key_cache) > 10_000:
+        _key_cache.clear()
+    _key_cache[digest] = (time.monotonic(), principal)
+    return principal
+
+
+async def _load_api_key_principal(session: AsyncSession, key: str) -> Principal:
     prefix = parse_api_key(key)
     record = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
     if record is None or record.revoked_at is not None or not api_key_matches(key, record.secret_hash):
@@ -209,6 +233,7 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: in
     if record.revoked_at is None:
         record.revoked_at = datetime.now(UTC)
     await session.flush()
+    forget_api_keys()
     return _key_out(record)
 
 

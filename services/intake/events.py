@@ -46,17 +46,22 @@ async def append_event(
     public: bool = False,
     data: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
+    first: bool = False,
 ) -> RequestEvent:
-    """Append one event. Callers hold the request row (or just created it), so `seq` cannot race;
-    the unique (request_id, seq) constraint catches it if they do not."""
+    """Append one event. Callers hold the request row (or just created it: `first=True` skips reading
+    the chain), so `seq` cannot race; the unique (request_id, seq) constraint catches it if they do not."""
     last = (
-        await session.execute(
-            select(RequestEvent.seq, RequestEvent.hash)
-            .where(RequestEvent.request_id == request_id)
-            .order_by(RequestEvent.seq.desc())
-            .limit(1)
-        )
-    ).first()
+        None
+        if first
+        else (
+            await session.execute(
+                select(RequestEvent.seq, RequestEvent.hash)
+                .where(RequestEvent.request_id == request_id)
+                .order_by(RequestEvent.seq.desc())
+                .limit(1)
+            )
+        ).first()
+    )
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     event = RequestEvent(
         request_id=request_id,

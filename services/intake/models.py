@@ -54,6 +54,8 @@ class Request(TimestampMixin, Base):
         Index("ix_requests_phone_received", "citizen_phone_hash", "received_at"),
         Index("ix_requests_status_received", "status", "received_at"),
         Index("ix_requests_received_at", "received_at"),
+        # The duplicate rule's nearby search: category, then a latitude band.
+        Index("ix_requests_category_lat", "category_code", "lat"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -105,7 +105,7 @@ class _Place:
 
 
 async def _active_category(session: AsyncSession, code: str, channel: str) -> Category:
-    category = await org_repo.category_by_code(session, code)
+    category = await org_repo.cached_category(session, code)
     if category is None or not category.active:
         raise InvalidInput(f"Unknown category {code!r}", errors=[field_error("category", "unknown category")])
     if code == "unknown" and channel != "hotline":
@@ -233,6 +233,7 @@ async def _create(
         owner_of(principal),
         to_status=status,
         occurred_at=received_at,
+        first=True,
         data={
             "channel": data.channel,
             "priority": priority,

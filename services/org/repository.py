@@ -197,12 +197,46 @@ async def city_extent(session: AsyncSession) -> tuple[float, float, float, float
     return extent
 
 
-def forget_extent() -> None:
-    global _extent_cache
-    _extent_cache = None
+ROOT_CACHE_SECONDS = 60.0
+_root_cache: tuple[float, str] | None = None
 
 
 async def root_path(session: AsyncSession) -> str:
     """The city's path (`/3302/`): where a request sits until it is located."""
+    global _root_cache
+    if _root_cache is not None and time.monotonic() - _root_cache[0] < ROOT_CACHE_SECONDS:
+        return _root_cache[1]
     path = await session.scalar(select(OrgUnit.path).where(OrgUnit.parent_id.is_(None)).limit(1))
-    return path or "/"
+    if path is None:
+        return "/"
+    _root_cache = (time.monotonic(), path)
+    return path
+
+
+CATEGORY_CACHE_SECONDS = 30.0
+_category_cache: dict[str, tuple[float, Category | None]] = {}
+
+
+async def cached_category(session: AsyncSession, code: str) -> Category | None:
+    """A category read at most every CATEGORY_CACHE_SECONDS per process (intake reads one per request).
+
+    The object is detached from the session: read its fields, do not change it.
+    """
+    hit = _category_cache.get(code)
+    if hit is not None and time.monotonic() - hit[0] < CATEGORY_CACHE_SECONDS:
+        return hit[1]
+    category = await category_by_code(session, code)
+    if category is not None:
+        session.expunge(category)
+    if len(_category_cache) > 1000:
+        _category_cache.clear()
+    _category_cache[code] = (time.monotonic(), category)
+    return category
+
+
+def forget_cached() -> None:
+    """Drop this process's caches of org data (after an edit here; other processes expire theirs)."""
+    global _root_cache, _extent_cache
+    _root_cache = None
+    _extent_cache = None
+    _category_cache.clear()

@@ -164,7 +164,7 @@ async def create_unit(session: AsyncSession, principal: Principal, data: OrgUnit
     )
     session.add(unit)
     await session.flush()
-    repo.forget_extent()
+    repo.forget_cached()
     return unit
 
 
@@ -184,7 +184,7 @@ async def update_unit(
         except ValueError as exc:
             raise InvalidInput(str(exc), errors=[field_error("geometry", str(exc))]) from exc
         unit.geometry = geometry
-        repo.forget_extent()
+        repo.forget_cached()
     unit.version += 1
     await session.flush()
     await session.refresh(unit)
@@ -197,7 +197,7 @@ async def delete_unit(session: AsyncSession, principal: Principal, code: str) ->
         raise InUse(f"Org unit {code!r} still has children, teams, departments, rules or staff")
     await session.delete(unit)
     await session.flush()
-    repo.forget_extent()
+    repo.forget_cached()
 
 
 async def import_grids(session: AsyncSession, principal: Principal, data: GridImport) -> GridImportResult:
@@ -292,7 +292,7 @@ async def import_grids(session: AsyncSession, principal: Principal, data: GridIm
                 version=OrgUnit.version + 1,
             )
         )
-    repo.forget_extent()
+    repo.forget_cached()
     return GridImportResult(created=len(new_rows), updated=len(changed_rows))
 
 
@@ -585,6 +585,7 @@ async def create_category(session: AsyncSession, principal: Principal, data: Cat
     )
     session.add(category)
     await session.flush()
+    repo.forget_cached()
     return category
 
 
@@ -606,6 +607,7 @@ async def update_category(
     category.version += 1
     await session.flush()
     await session.refresh(category)
+    repo.forget_cached()
     return category
 
 
