@@ -11,6 +11,7 @@ from intake_api.routers import (
     alerts,
     auth,
     catalog,
+    open311,
     requests,
     track,
     visits,
@@ -19,7 +20,7 @@ from intake_api.routers import (
 )
 from services.sla.calendar_admin import coverage_warnings
 from shared.db import unit_of_work
-from shared.web import add_readiness_warning, create_base_app
+from shared.web import add_readiness_warning, create_base_app, register_error_renderer
 
 DESCRIPTION = """
 Minqing (民情) intake API: receives the public's requests from every channel and manages the
@@ -38,6 +39,8 @@ def create_app() -> FastAPI:
     app.include_router(admin_calendar.router)
     app.include_router(admin_leaders.router)
     app.include_router(webhooks.router)
+    app.include_router(open311.router)
+    register_error_renderer(app, "/open311", open311.render_error)
     add_readiness_warning(app, _calendar_coverage)
     return app
 

@@ -59,6 +59,14 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+# PostgreSQL's "character not in repertoire" / "untranslatable character" (e.g. a NUL in text).
+UNSTORABLE_TEXT_STATES = ("22021", "22P05")
+
+
+def _is_unstorable_text(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in UNSTORABLE_TEXT_STATES
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return bool(exc.connection_invalidated) or "connect" in type(exc.orig).__name__.lower()
@@ -129,6 +137,10 @@ def install_error_handlers(app: FastAPI) -> None:
             logger.warning("storage unavailable", extra={"error": type(exc).__name__})
             detail = "A backing service is unavailable; retry shortly"
             return render_error(request, ErrorAnswer(503, "Service unavailable", detail, headers={"Retry-After": "5"}))
+        if _is_unstorable_text(exc):
+            # A safety net: schemas refuse control characters, but any text that slips through is bad input.
+            detail = "The input contains characters that cannot be stored (e.g. NUL)"
+            return render_error(request, ErrorAnswer(422, "Invalid input", detail))
         if isinstance(exc, IntegrityError):
             # A constraint caught a race the service checks could not see.
             return render_error(request, ErrorAnswer(409, "Conflict", "The change conflicts with existing data"))
@@ -246,7 +258,8 @@ class BodyLimitMiddleware:
 
 
 async def _send_problem(scope: Scope, receive: Receive, send: Send, error: AppError) -> None:
-    response = JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_JSON)
+    answer = ErrorAnswer(error.status, error.title, error.detail, error.errors, error.headers)
+    response = render_error(Request(scope, receive), answer)
     await response(scope, receive, send)
 
 

@@ -113,6 +113,22 @@ class RequestCreate(BaseModel):
         for url in value:
             if not _URL.fullmatch(url):
                 raise ValueError("media URLs must be http(s) URLs")
+            _no_control_chars(url)
+        return value
+
+    @field_validator("external_id")
+    @classmethod
+    def _external_id(cls, value: str | None) -> str | None:
+        return None if value is None else _no_control_chars(value)
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, value: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+        for key, answer in value.items():
+            _no_control_chars(key)
+            for item in answer if isinstance(answer, list) else [answer]:
+                if isinstance(item, str):
+                    _no_control_chars(item)
         return value
 
 

@@ -122,6 +122,9 @@ async def test_idempotency_keys_are_per_caller(session, intake_client, city):
         ({"attributes": {"noise_source": "aliens"}}, "attributes.noise_source"),
         ({"attributes": {"colour": "red"}}, "attributes.colour"),
         ({"status": "closed"}, "status"),
+        ({"media_urls": ["https://a.org/x\u0000y"]}, "media_urls"),
+        ({"external_id": "abc\u0000"}, "external_id"),
+        ({"attributes": {"noise_source": "shop\u0000"}}, "attributes"),
     ],
 )
 async def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(session, intake_client, city, change, field):
