@@ -100,7 +100,7 @@ def hash_api_key(key: str) -> str:
 def parse_api_key(key: str) -> str | None:
     """The key's public prefix (its lookup id), or None when the key is malformed."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 12:
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 12 or not parts[2]:
         return None
     return parts[1]
 

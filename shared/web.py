@@ -122,9 +122,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            # FastAPI's answer to a body that is not UTF-8: it is invalid input like any other.
-            detail = "The body is not valid UTF-8 JSON"
+        if exc.status_code == 400:
+            # The framework's answer to a body it cannot parse (not UTF-8 JSON, a broken form): invalid input.
+            detail = (
+                "The body cannot be parsed" if exc.detail == "There was an error parsing the body" else str(exc.detail)
+            )
             error = {"loc": ["body"], "field": "body", "msg": detail, "type": "json_invalid"}
             return render_error(request, ErrorAnswer(422, "Invalid input", detail, [error]))
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from intake_api.deps import AdminPrincipal
 from services.sla import calendar_admin
 from shared.deps import SessionDep
+from shared.schemas import SafeText
 from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1/admin/calendar", tags=["admin: configuration"])
@@ -19,7 +20,7 @@ class CalendarDayIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"is_workday": False, "note": "元旦"}]})
 
     is_workday: bool = Field(description="true: a working day (e.g. an adjusted working weekend); false: a holiday")
-    note: Annotated[str | None, Field(max_length=200)] = None
+    note: Annotated[SafeText | None, Field(max_length=200)] = None
 
 
 class CalendarDayOut(BaseModel):

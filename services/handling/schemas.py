@@ -4,7 +4,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+from shared.schemas import SafeText
+
+Text = Annotated[SafeText, Field(min_length=1, max_length=4000)]
 
 
 class AcceptIn(BaseModel):
@@ -55,7 +57,7 @@ class ReassignIn(BaseModel):
     )
     handler_id: Annotated[int | None, Field(ge=1, le=2**62)] = None
     team_id: Annotated[int | None, Field(ge=1, le=2**62)] = None
-    department_code: Annotated[str | None, Field(min_length=1, max_length=32)] = None
+    department_code: Annotated[SafeText | None, Field(min_length=1, max_length=32)] = None
     note: Text | None = None
 
     @model_validator(mode="after")
@@ -73,13 +75,13 @@ class EscalateIn(BaseModel):
 class JointIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"department_codes": ["ZR", "CG"]}]})
     department_codes: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=10)
+        list[Annotated[SafeText, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=10)
     ]
 
 
 class ClassifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"category": "env.noise"}]})
-    category: Annotated[str, Field(min_length=1, max_length=64)]
+    category: Annotated[SafeText, Field(min_length=1, max_length=64)]
 
 
 class FeedbackIn(BaseModel):
@@ -89,7 +91,7 @@ class FeedbackIn(BaseModel):
     )
     resolved: bool
     satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"]
-    comment: Annotated[str | None, Field(max_length=2000)] = None
+    comment: Annotated[SafeText | None, Field(max_length=2000)] = None
 
 
 class CitizenFeedbackIn(FeedbackIn):
@@ -101,8 +103,8 @@ class CitizenFeedbackIn(FeedbackIn):
             "examples": [{"phone_last4": "1234", "resolved": True, "satisfaction": "satisfied", "comment": "满意"}]
         },
     )
-    phone_last4: Annotated[str | None, Field(pattern=r"^\d{4}$")] = None
-    citizen_token: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    phone_last4: Annotated[SafeText | None, Field(pattern=r"^\d{4}$")] = None
+    citizen_token: Annotated[SafeText | None, Field(min_length=1, max_length=100)] = None
 
     @model_validator(mode="after")
     def _proof(self) -> "CitizenFeedbackIn":

@@ -5,13 +5,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.auth import API_KEY_RIGHTS, CHANNELS
-from shared.schemas import LocalDateTime
+from shared.schemas import LocalDateTime, SafeText
 
 Role = Literal["admin", "dispatcher", "handler", "clerk", "supervisor", "auditor"]
 Right = Literal["requests:create", "requests:read", "feedback:create", "webhooks:manage"]
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
-Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", examples=["disp_haishu"])]
-Password = Annotated[str, Field(min_length=10, max_length=128, examples=["a-long-passphrase"])]
+Username = Annotated[
+    SafeText, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", examples=["disp_haishu"])
+]
+Password = Annotated[SafeText, Field(min_length=10, max_length=128, examples=["a-long-passphrase"])]
 
 
 class TokenOut(BaseModel):
@@ -37,21 +39,21 @@ class StaffCreate(BaseModel):
     )
 
     username: Username
-    display_name: Annotated[str, Field(min_length=1, max_length=100)]
+    display_name: Annotated[SafeText, Field(min_length=1, max_length=100)]
     password: Password
     role: Role
     scope_code: Annotated[
-        str, Field(min_length=1, max_length=32, description="Org unit whose subtree the account sees")
+        SafeText, Field(min_length=1, max_length=32, description="Org unit whose subtree the account sees")
     ]
 
 
 class StaffUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False, "version": 1}]})
 
-    display_name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    display_name: Annotated[SafeText | None, Field(min_length=1, max_length=100)] = None
     password: Password | None = None
     role: Role | None = None
-    scope_code: Annotated[str | None, Field(min_length=1, max_length=32)] = None
+    scope_code: Annotated[SafeText | None, Field(min_length=1, max_length=32)] = None
     active: bool | None = None
     version: int | None = Field(default=None, ge=1)
 
@@ -91,7 +93,7 @@ class ApiKeyCreate(BaseModel):
         },
     )
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[SafeText, Field(min_length=1, max_length=100)]
     channels: Annotated[list[Channel], Field(min_length=1, max_length=len(CHANNELS))]
     rights: Annotated[list[Right], Field(min_length=1, max_length=len(API_KEY_RIGHTS))]
 

@@ -248,6 +248,8 @@ async def resolve_principal(session: AsyncSession, creds: Credentials) -> Princi
             staff_id = int(claims["sub"])
         except (TypeError, ValueError) as exc:
             raise NotAuthenticated("The access token is invalid") from exc
+        if not 0 < staff_id < 2**63:
+            raise NotAuthenticated("The access token is invalid")
         return await staff_principal(session, staff_id)
     assert creds.api_key is not None
     return await api_key_principal(session, creds.api_key)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.intake.phones import normalise_phone
 from services.org.schemas import CATEGORY_CODE_RE, Code
-from shared.schemas import LocalDateTime
+from shared.schemas import LocalDateTime, SafeText
 
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
 Priority = Literal["emergency", "high", "normal"]
@@ -34,7 +34,7 @@ class Location(BaseModel):
     lat: Annotated[float | None, Field(ge=-90, le=90, allow_inf_nan=False)] = None
     lon: Annotated[float | None, Field(ge=-180, le=180, allow_inf_nan=False)] = None
     coord_system: CoordSystem = "wgs84"
-    address: Annotated[str | None, Field(min_length=1, max_length=500)] = None
+    address: Annotated[SafeText | None, Field(min_length=1, max_length=500)] = None
     org_unit_code: Code | None = None
 
     @field_validator("address")
@@ -54,8 +54,8 @@ class Location(BaseModel):
 class Citizen(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str | None, Field(min_length=1, max_length=50)] = None
-    phone: Annotated[str | None, Field(min_length=5, max_length=32, examples=["13800000000"])] = None
+    name: Annotated[SafeText | None, Field(min_length=1, max_length=50)] = None
+    phone: Annotated[SafeText | None, Field(min_length=5, max_length=32, examples=["13800000000"])] = None
     anonymous: bool = Field(False, description="保密: hide name and phone from everyone but dispatchers")
 
     @field_validator("phone")
@@ -92,13 +92,13 @@ class RequestCreate(BaseModel):
     category: Annotated[
         str, Field(max_length=64, pattern=CATEGORY_CODE_RE, description="A category code; `unknown` from the hotline")
     ]
-    description: Annotated[str, Field(min_length=1, max_length=4000)]
+    description: Annotated[SafeText, Field(min_length=1, max_length=4000)]
     location: Location
     citizen: Citizen = Citizen()
-    media_urls: Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=MAX_MEDIA_URLS)] = []
-    external_id: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    media_urls: Annotated[list[Annotated[SafeText, Field(max_length=2000)]], Field(max_length=MAX_MEDIA_URLS)] = []
+    external_id: Annotated[SafeText | None, Field(min_length=1, max_length=100)] = None
     priority: Priority | None = None
-    attributes: Annotated[dict[Annotated[str, Field(max_length=64)], AttributeValue], Field(max_length=50)] = {}
+    attributes: Annotated[dict[Annotated[SafeText, Field(max_length=64)], AttributeValue], Field(max_length=50)] = {}
 
     @field_validator("description")
     @classmethod
@@ -264,7 +264,7 @@ class VisitCreate(BaseModel):
     org_unit_code: Code
     visited_at: datetime
     households: Annotated[int, Field(ge=0, le=1000)] = 1
-    notes: Annotated[str | None, Field(max_length=4000)] = None
+    notes: Annotated[SafeText | None, Field(max_length=4000)] = None
     requests: Annotated[list[RequestCreate], Field(max_length=20)] = []
 
     @field_validator("visited_at")
@@ -307,12 +307,12 @@ class AssessmentCreate(BaseModel):
     )
 
     org_unit_code: Code
-    period: Annotated[str, Field(pattern=PERIOD_RE, examples=["2026-03", "2026-Q1", "2026"])]
+    period: Annotated[SafeText, Field(pattern=PERIOD_RE, examples=["2026-03", "2026-Q1", "2026"])]
     source: Literal["resident_organisation", "public_opinion"]
-    assessor: Annotated[str, Field(min_length=1, max_length=200)]
+    assessor: Annotated[SafeText, Field(min_length=1, max_length=200)]
     score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     respondents: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
-    notes: Annotated[str | None, Field(max_length=4000)] = None
+    notes: Annotated[SafeText | None, Field(max_length=4000)] = None
 
 
 class AssessmentOut(BaseModel):

@@ -14,6 +14,7 @@ from services.org.service import get_department, get_unit
 from services.routing.models import LeaderLink
 from shared.auth import Principal
 from shared.errors import InvalidInput, NotFound, field_error
+from shared.schemas import SafeText
 
 Quota = Annotated[int, Field(ge=0, le=10_000)]
 
@@ -35,10 +36,10 @@ class LeaderLinkCreate(BaseModel):
         },
     )
 
-    leader_username: Annotated[str, Field(min_length=1, max_length=64)]
-    post: Annotated[str, Field(min_length=1, max_length=100, description="职务, e.g. 区委书记")]
-    org_unit_code: Annotated[str | None, Field(max_length=32)] = None
-    department_code: Annotated[str | None, Field(max_length=32)] = None
+    leader_username: Annotated[SafeText, Field(min_length=1, max_length=64)]
+    post: Annotated[SafeText, Field(min_length=1, max_length=100, description="职务, e.g. 区委书记")]
+    org_unit_code: Annotated[SafeText | None, Field(max_length=32)] = None
+    department_code: Annotated[SafeText | None, Field(max_length=32)] = None
     quota_month: Quota = 0
     quota_quarter: Quota = 0
     quota_year: Quota = 0

@@ -3,9 +3,9 @@
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from shared.schemas import LocalDateTime
+from shared.schemas import LocalDateTime, SafeText
 
 Level = Literal["city", "district", "street", "community", "grid"]
 Priority = Literal["emergency", "high", "normal"]
@@ -13,16 +13,29 @@ TeamRole = Literal["grid_worker", "social_worker", "party_member", "volunteer", 
 HandlerKind = Literal["grid_team", "department", "joint"]
 SlaUnit = Literal["clock_hours", "working_hours", "working_days"]
 
-Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$", examples=["330203001"])]
-Name = Annotated[str, Field(min_length=1, max_length=100, examples=["南门街道"])]
-NameEn = Annotated[str | None, Field(default=None, max_length=200, examples=["Nanmen Street"])]
+Code = Annotated[SafeText, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$", examples=["330203001"])]
+Name = Annotated[SafeText, Field(min_length=1, max_length=100, examples=["南门街道"])]
+NameEn = Annotated[SafeText | None, Field(default=None, max_length=200, examples=["Nanmen Street"])]
 CATEGORY_CODE_RE = r"^[a-z][a-z0-9_]{0,30}(\.[a-z][a-z0-9_]{0,30}){0,3}$"
-CategoryCode = Annotated[str, Field(max_length=64, pattern=CATEGORY_CODE_RE, examples=["env.noise"])]
+CategoryCode = Annotated[SafeText, Field(max_length=64, pattern=CATEGORY_CODE_RE, examples=["env.noise"])]
 # A rule's category: a code, a prefix of codes, or "*" for all.
-CategoryPrefix = Annotated[str, Field(max_length=64, pattern=rf"^(\*|{CATEGORY_CODE_RE[1:-1]})$", examples=["env"])]
+CategoryPrefix = Annotated[
+    SafeText, Field(max_length=64, pattern=rf"^(\*|{CATEGORY_CODE_RE[1:-1]})$", examples=["env"])
+]
 
 Position = Annotated[list[float], Field(min_length=2, max_length=3)]
 Ring = Annotated[list[Position], Field(min_length=4, max_length=10_000)]
+
+
+def _two_decimals(value: float) -> float:
+    rounded = round(value, 2)
+    if rounded <= 0:
+        raise ValueError("must be at least 0.01 (amounts are kept to two decimals)")
+    return rounded
+
+
+# An SLA amount (hours or days), kept to two decimals as stored.
+Amount = Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False), AfterValidator(_two_decimals)]
 
 SQUARE: list[Any] = [[121.55, 29.87], [121.56, 29.87], [121.56, 29.88], [121.55, 29.88], [121.55, 29.87]]
 
@@ -224,7 +237,7 @@ class MemberCreate(BaseModel):
         },
     )
 
-    username: Annotated[str, Field(min_length=1, max_length=64)]
+    username: Annotated[SafeText, Field(min_length=1, max_length=64)]
     team_role: TeamRole
     on_duty: bool = True
 
@@ -257,8 +270,8 @@ class TeamOut(BaseModel):
 
 
 class AttributeValue(BaseModel):
-    key: Annotated[str, Field(min_length=1, max_length=64)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    key: Annotated[SafeText, Field(min_length=1, max_length=64)]
+    name: Annotated[SafeText, Field(min_length=1, max_length=200)]
 
 
 class CategoryAttribute(BaseModel):
@@ -266,13 +279,13 @@ class CategoryAttribute(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
+    code: Annotated[SafeText, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
     datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
-    description: Annotated[str, Field(min_length=1, max_length=500)]
+    description: Annotated[SafeText, Field(min_length=1, max_length=500)]
     required: bool = False
     variable: bool = True
     order: Annotated[int, Field(ge=0, le=1000)] = 0
-    datatype_description: Annotated[str | None, Field(max_length=500)] = None
+    datatype_description: Annotated[SafeText | None, Field(max_length=500)] = None
     values: Annotated[list[AttributeValue], Field(max_length=100)] = []
 
     @model_validator(mode="after")
@@ -312,7 +325,7 @@ class CategoryCreate(BaseModel):
     code: CategoryCode
     name: Name
     name_en: NameEn = None
-    description: Annotated[str | None, Field(max_length=2000)] = None
+    description: Annotated[SafeText | None, Field(max_length=2000)] = None
     default_priority: Priority = "normal"
     key_group: bool = False
     attributes: Annotated[list[CategoryAttribute], Field(max_length=50)] = []
@@ -331,7 +344,7 @@ class CategoryUpdate(BaseModel):
 
     name: Name | None = None
     name_en: NameEn = None
-    description: Annotated[str | None, Field(max_length=2000)] = None
+    description: Annotated[SafeText | None, Field(max_length=2000)] = None
     default_priority: Priority | None = None
     key_group: bool | None = None
     attributes: Annotated[list[CategoryAttribute] | None, Field(max_length=50)] = None
@@ -373,22 +386,33 @@ class RuleCreate(BaseModel):
     category_prefix: CategoryPrefix
     org_unit_code: Code
     handler_kind: HandlerKind
-    lead_department_code: Code | None = None
-    co_department_codes: Annotated[list[Code], Field(max_length=20)] = []
+    lead_department_code: Annotated[Code | None, Field(validate_default=True)] = None
+    co_department_codes: Annotated[list[Code], Field(max_length=20, validate_default=True)] = []
 
-    @model_validator(mode="after")
-    def _shape(self) -> "RuleCreate":
-        if self.handler_kind == "grid_team" and (self.lead_department_code or self.co_department_codes):
+    # Field validators (not a model validator) so that each error names the field at fault.
+    @field_validator("lead_department_code")
+    @classmethod
+    def _lead(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("handler_kind")
+        if kind == "grid_team" and value is not None:
             raise ValueError("a grid_team rule names no department")
-        if self.handler_kind == "department" and (not self.lead_department_code or self.co_department_codes):
-            raise ValueError("a department rule names exactly one lead_department_code")
-        if self.handler_kind == "joint" and (not self.lead_department_code or not self.co_department_codes):
-            raise ValueError("a joint rule names a lead_department_code and co_department_codes")
-        if self.lead_department_code in self.co_department_codes:
+        if kind in ("department", "joint") and value is None:
+            raise ValueError(f"a {kind} rule names its lead department")
+        return value
+
+    @field_validator("co_department_codes")
+    @classmethod
+    def _co(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        kind = info.data.get("handler_kind")
+        if kind in ("grid_team", "department") and value:
+            raise ValueError(f"a {kind} rule names no co-departments")
+        if kind == "joint" and not value:
+            raise ValueError("a joint rule names its co-departments")
+        if info.data.get("lead_department_code") in value:
             raise ValueError("the lead department cannot also be a co-department")
-        if len(set(self.co_department_codes)) != len(self.co_department_codes):
+        if len(set(value)) != len(value):
             raise ValueError("co_department_codes must be distinct")
-        return self
+        return value
 
 
 class RuleOut(BaseModel):
@@ -422,9 +446,9 @@ class SlaPolicyCreate(BaseModel):
     name: Name
     category_prefix: CategoryPrefix
     priority: Priority | None = None
-    respond_amount: Annotated[float, Field(gt=0, le=10_000)]
+    respond_amount: Amount
     respond_unit: SlaUnit
-    resolve_amount: Annotated[float, Field(gt=0, le=10_000)]
+    resolve_amount: Amount
     resolve_unit: SlaUnit
 
 
@@ -432,9 +456,9 @@ class SlaPolicyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"resolve_amount": 5, "version": 1}]})
 
     name: Name | None = None
-    respond_amount: Annotated[float | None, Field(gt=0, le=10_000)] = None
+    respond_amount: Amount | None = None
     respond_unit: SlaUnit | None = None
-    resolve_amount: Annotated[float | None, Field(gt=0, le=10_000)] = None
+    resolve_amount: Amount | None = None
     resolve_unit: SlaUnit | None = None
     version: int | None = Field(default=None, ge=1)
 
