@@ -122,7 +122,7 @@ async def test_idempotency_keys_are_per_caller(session, intake_client, city):
         ({"attributes": {"noise_source": "aliens"}}, "attributes.noise_source"),
         ({"attributes": {"colour": "red"}}, "attributes.colour"),
         ({"status": "closed"}, "status"),
-        ({"media_urls": ["https://a.org/x\u0000y"]}, "media_urls"),
+        ({"media_urls": ["https://a.org/x\u0000y"]}, "media_urls.0"),
         ({"external_id": "abc\u0000"}, "external_id"),
         ({"attributes": {"noise_source": "shop\u0000"}}, "attributes"),
     ],
