@@ -35,8 +35,10 @@ migrate: $(STAMP) ## alembic upgrade head on DATABASE_URL
 demo: $(STAMP) ## load the demo city into an empty DATABASE_URL
 	$(PY) -m cli load-demo
 
-bench: $(STAMP) ## every bench/*.py; each ends with one `key=value ...` line
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+BENCHMARKS := $(filter-out bench/_% bench/floor_app.py,$(wildcard bench/*.py))
+
+bench: $(STAMP) ## every benchmark in bench/ (helpers start with _); each ends with one `key=value ...` line
+	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; $(PY) $$b; done
 
 clean:
 	rm -rf $(VENV) .data build *.egg-info

@@ -1,0 +1,415 @@
+"""Intake benchmark (SPEC §10): `POST /v1/requests` on one uvicorn process against the floor.
+
+    .venv/bin/python bench/intake.py [--quick] [--py-spy SECONDS]
+
+1. A fresh database `minqing_bench` (dropped and created) on 127.0.0.1:5432 and Redis db 11
+   (flushed) on 127.0.0.1:6379, or embedded servers when those do not answer; `alembic upgrade
+   head`; the demo city (its integration API key).
+2. The floor (`bench/floor_app.py`: Starlette + asyncpg, one INSERT) on one uvicorn process,
+   then the intake API (`intake_api.app:app`) on one uvicorn process, one after the other, each
+   with `--loop uvloop --http httptools` when installed.
+3. Each gets the same kind of body: a hotline `env.noise` request inside the demo city, with the
+   phone, name, description, coordinates and external id varying per request.
+   (a) closed loop, 32 connections, 3 s warm-up then 20 s (wrk with a Lua script when installed,
+       else the asyncio generator of `_common.py`): requests/s, p50, p99;
+   (b) open loop at 500 req/s for 20 s (10 s for the floor, for reference): sends on a fixed
+       schedule whatever the answers do, latency counted from the scheduled time.
+4. Figures, the ratio intake/floor (2xx per second, closed loop), the intake p99 at 500 req/s,
+   the rows in the database against the 201s counted; then everything started is stopped.
+
+Targets: ratio >= 0.5 and p99 <= 50 ms at 500 req/s. The last line is machine-readable:
+`intake_rps=N floor_rps=N ratio=N p99_ms=N`.
+
+`--py-spy S` also samples the intake process with py-spy for S seconds during its closed-loop
+run and prints the hottest functions (needs `pip install py-spy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import _common as c
+
+DATABASE = "minqing_bench"
+REDIS_DB = 11
+CONNECTIONS = 32
+WARMUP_S = 3.0
+RUN_S = 20.0
+RATE = 500.0
+OPEN_S = 20.0
+FLOOR_OPEN_S = 10.0
+INTAKE_PATH = "/v1/requests"
+FLOOR_PATH = "/floor"
+
+# external_id prefixes (and bases for the per-request numbers) of each intake phase
+PHASES = {"warmup": ("bw", 10_000_000), "closed": ("bc", 20_000_000), "open": ("bo", 30_000_000)}
+
+PHRASES = [
+    "小区旁工地夜间施工，噪声很大，影响休息",
+    "楼下烧烤店营业到凌晨，音响声音很大",
+    "广场舞音响音量过大，老人孩子无法休息",
+    "隔壁装修每天早上七点前就开始电钻作业",
+    "道路施工机械深夜作业，噪声扰民严重",
+    "商铺门口喇叭循环播放促销广告，非常吵",
+    "酒吧夜间音乐声很大，窗户关着也能听到",
+    "货车夜间在小区门口装卸货物，噪音很大",
+]
+NAMES = ["张三", "李四", "王五", "赵六", "陈静", "刘洋", "周敏", "吴磊"]
+SOURCES = ["construction", "shop", "neighbour", "traffic"]
+STREETS = ["中山西路", "解放南路", "药行街", "开明街", "柳汀街", "镇明路", "县前街", "灵桥路"]
+
+
+class Box:
+    """Where the bodies' coordinates fall: the middle of the demo city's grid extent."""
+
+    def __init__(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float, shrink: float = 0.2) -> None:
+        dlon, dlat = max_lon - min_lon, max_lat - min_lat
+        self.lon0, self.lat0 = min_lon + dlon * shrink, min_lat + dlat * shrink
+        self.dlon, self.dlat = dlon * (1 - 2 * shrink), dlat * (1 - 2 * shrink)
+
+
+def python_body(box: Box, prefix: str) -> c.BodyFactory:
+    """Body n, as JSON bytes (the same shape as the Lua `body(n)` below)."""
+
+    def body(n: int) -> bytes:
+        rnd = random.Random(n)
+        return c_json(
+            {
+                "channel": "hotline",
+                "category": "env.noise",
+                "description": f"{PHRASES[n % 8]}。第{n}号来电，{rnd.randint(19, 23)}点后尤其明显，请尽快处理。",
+                "location": {
+                    "lat": round(box.lat0 + rnd.random() * box.dlat, 6),
+                    "lon": round(box.lon0 + rnd.random() * box.dlon, 6),
+                    "address": f"海曙区{STREETS[n % 8]}{n % 500 + 1}号",
+                },
+                "citizen": {"name": NAMES[n % 8], "phone": f"139{n % 100_000_000:08d}", "anonymous": False},
+                "external_id": f"{prefix}-{n}",
+                "attributes": {"noise_source": SOURCES[n % 4]},
+            }
+        )
+
+    return body
+
+
+def c_json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def lua_body(box: Box, prefix: str) -> str:
+    def lua_list(items: list[str]) -> str:
+        return "{" + ",".join(f'"{s}"' for s in items) + "}"
+
+    return f"""
+local PHRASES = {lua_list(PHRASES)}
+local NAMES = {lua_list(NAMES)}
+local SOURCES = {lua_list(SOURCES)}
+local STREETS = {lua_list(STREETS)}
+function body(n)
+  local lat = {box.lat0!r} + math.random() * {box.dlat!r}
+  local lon = {box.lon0!r} + math.random() * {box.dlon!r}
+  return string.format(
+    '{{"channel":"hotline","category":"env.noise","description":"%s。第%d号来电，%d点后尤其明显，请尽快处理。",'
+    .. '"location":{{"lat":%.6f,"lon":%.6f,"address":"海曙区%s%d号"}},'
+    .. '"citizen":{{"name":"%s","phone":"139%08d","anonymous":false}},'
+    .. '"external_id":"{prefix}-%d","attributes":{{"noise_source":"%s"}}}}',
+    PHRASES[n % 8 + 1], n, math.random(19, 23), lat, lon, STREETS[n % 8 + 1], n % 500 + 1,
+    NAMES[n % 8 + 1], n % 100000000, n, SOURCES[n % 4 + 1])
+end
+"""
+
+
+async def _db_scalar(dsn: str, sql: str) -> object:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+async def _db_rows(dsn: str, sql: str) -> list[tuple[object, ...]]:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        return [tuple(r) for r in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+
+
+def city_box(dsn: str) -> Box:
+    row = asyncio.run(
+        _db_rows(
+            dsn,
+            "SELECT min(min_lon), min(min_lat), max(max_lon), max(max_lat) FROM org_units WHERE level = 'grid'",
+        )
+    )[0]
+    if row[0] is None:
+        raise RuntimeError("the demo city has no grids")
+    return Box(*(float(v) for v in row))  # type: ignore[arg-type]
+
+
+def closed(
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    box: Box,
+    prefix: str,
+    base: int,
+    duration: float,
+    label: str,
+    tmp: Path,
+) -> c.LoadResult:
+    if c.wrk_path():
+        script = c.write_wrk_script(tmp, lua_body(box, prefix))
+        key = headers.get("X-API-Key", "-")
+        return c.run_wrk(
+            f"http://{c.HOST}:{port}{path}",
+            script,
+            connections=CONNECTIONS,
+            duration=duration,
+            threads=1,
+            label=label,
+            args=[path, key, str(base)],
+        )
+    bodies = python_body(box, prefix)
+    return c.closed_loop(
+        port, path, headers, lambda i: bodies(base + i), connections=CONNECTIONS, duration=duration, label=label
+    )
+
+
+def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    import shutil
+
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(exe).exists():
+        c.log("py-spy is not installed (pip install py-spy): no profile")
+        return None
+    cmd = [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
+    cmd += ["--threads", "--format", "raw", "--output", str(out), "--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+PROJECT_DIRS = ("services/", "shared/", "intake_api/")
+
+
+def summarise_py_spy(path: Path, top: int = 20) -> None:
+    """Collapsed stacks of the event-loop thread -> project functions (inclusive) and self time by package."""
+    inclusive: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        if "MainThread" not in frames[0]:  # the event loop; idle pool threads would dilute the figures
+            continue
+        python_frames = [f for f in frames if ".py:" in f]
+        if not python_frames:
+            continue
+        total += n
+        for frame in {f.rsplit(":", 1)[0] + ")" for f in python_frames if any(d in f for d in PROJECT_DIRS)}:
+            inclusive[frame] += n
+        deepest = python_frames[-1]
+        where = deepest[deepest.find("(") + 1 :]
+        packages[where.split("/")[0].split(".py")[0]] += n
+    if not total:
+        c.log("py-spy: no samples")
+        return
+    c.log(f"py-spy: {total} samples (wall clock, busy threads); project functions, inclusive:")
+    for frame, n in inclusive.most_common(top):
+        c.log(f"  {100 * n / total:5.1f}%  {frame}")
+    c.log("py-spy: self time by package of the innermost Python frame:")
+    for package, n in packages.most_common(12):
+        c.log(f"  {100 * n / total:5.1f}%  {package}")
+
+
+def measured(pid: int, run: Callable[[], c.LoadResult]) -> c.LoadResult:
+    """Run one load phase, print its figures and the server's CPU per request."""
+    meter = c.CpuMeter(pid)
+    result = run()
+    meter.stop()
+    c.log(result.summary())
+    c.log("    " + meter.describe(result.completed))
+    return result
+
+
+def wrk_version() -> str:
+    out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split()
+    return f"wrk {out[1]}" if len(out) > 1 else "wrk"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="5 s runs instead of 20 s (a smoke test)")
+    parser.add_argument("--py-spy", type=float, default=0.0, metavar="S", help="profile the intake API for S s")
+    args = parser.parse_args(argv)
+    run_s = 5.0 if args.quick else RUN_S
+    open_s = 5.0 if args.quick else OPEN_S
+    floor_open_s = 3.0 if args.quick else FLOOR_OPEN_S
+    started = time.monotonic()
+    servers: list[c.Server] = []
+    tool = wrk_version() if c.wrk_path() else "python (wrk not installed)"
+
+    with (
+        tempfile.TemporaryDirectory(prefix="mq-bench-intake-") as tmp_name,
+        c.bench_services(DATABASE, REDIS_DB) as svc,
+    ):
+        tmp = Path(tmp_name)
+        try:
+            c.log(f"services: {svc.describe}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+            env = c.app_env(svc)
+            t0 = time.monotonic()
+            c.migrate(env)
+            api_key = c.load_demo(env, tmp / "demo-credentials.txt")
+            box = city_box(svc.dsn)
+            c.log(
+                f"migrated and loaded the demo city in {time.monotonic() - t0:.1f} s; bodies at lat "
+                f"{box.lat0:.4f}..{box.lat0 + box.dlat:.4f}, lon {box.lon0:.4f}..{box.lon0 + box.dlon:.4f}"
+            )
+            c.log(
+                f"load: closed loop {tool}, {CONNECTIONS} connections, {WARMUP_S:g} s warm-up + {run_s:g} s; "
+                f"open loop python at {RATE:g} req/s; uvicorn {' '.join(c.uvicorn_speedups()) or '(defaults)'}"
+            )
+
+            # ---- the floor ---------------------------------------------------------------------
+            port = c.free_port()
+            floor_env = c.app_env(svc, FLOOR_DSN=svc.dsn)
+            floor = c.Server("floor", c.uvicorn_args("floor_app:app", port, app_dir=c.BENCH_DIR), floor_env, port, tmp)
+            servers.append(floor)
+            floor.wait_ready("/healthz")
+            closed(port, FLOOR_PATH, {}, box, "fw", 10_000_000, WARMUP_S, "floor warm-up", tmp)
+            floor_closed = measured(
+                floor.pid, lambda: closed(port, FLOOR_PATH, {}, box, "fc", 20_000_000, run_s, "floor closed loop", tmp)
+            )
+            floor_open = measured(
+                floor.pid,
+                lambda: c.open_loop(
+                    port,
+                    FLOOR_PATH,
+                    {},
+                    python_body(box, "fo"),
+                    rate=RATE,
+                    duration=floor_open_s,
+                    label=f"floor open loop {RATE:g}/s",
+                    first_index=30_000_000,
+                ),
+            )
+            floor.stop()
+            servers.remove(floor)
+
+            # ---- the intake API ----------------------------------------------------------------
+            port = c.free_port()
+            intake = c.Server("intake", c.uvicorn_args("intake_api.app:app", port), env, port, tmp)
+            servers.append(intake)
+            intake.wait_ready("/healthz")
+            headers = {"X-API-Key": api_key}
+            prefix, base = PHASES["warmup"]
+            warm = closed(port, INTAKE_PATH, headers, box, prefix, base, WARMUP_S, "intake warm-up", tmp)
+            spy = spy_out = None
+            if args.py_spy:
+                spy_out = tmp / "py-spy.txt"
+                spy = start_py_spy(intake.pid, min(args.py_spy, run_s), spy_out)
+            prefix, base = PHASES["closed"]
+            intake_closed = measured(
+                intake.pid,
+                lambda: closed(port, INTAKE_PATH, headers, box, prefix, base, run_s, "intake closed loop", tmp),
+            )
+            prefix, base = PHASES["open"]
+            intake_open = measured(
+                intake.pid,
+                lambda: c.open_loop(
+                    port,
+                    INTAKE_PATH,
+                    headers,
+                    python_body(box, prefix),
+                    rate=RATE,
+                    duration=open_s,
+                    label=f"intake open loop {RATE:g}/s",
+                    first_index=base,
+                ),
+            )
+            intake.stop()
+            servers.remove(intake)
+            if spy is not None and spy_out is not None:
+                _, err = spy.communicate(timeout=60)
+                if spy.returncode == 0 and spy_out.exists():
+                    summarise_py_spy(spy_out)
+                else:
+                    c.log(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
+
+            # ---- the database against the answers ---------------------------------------------
+            by_phase = asyncio.run(
+                _db_rows(svc.dsn, "SELECT split_part(external_id, '-', 1), count(*) FROM requests GROUP BY 1")
+            )
+            rows = {str(k): int(n) for k, n in by_phase}  # type: ignore[call-overload]
+            duplicates = asyncio.run(_db_scalar(svc.dsn, "SELECT count(*) FROM requests WHERE status = 'duplicate'"))
+            floor_rows = asyncio.run(_db_scalar(svc.dsn, "SELECT count(*) FROM bench_floor"))
+            answered = {
+                "warmup": warm.statuses[201],
+                "closed": intake_closed.statuses[201],
+                "open": intake_open.statuses[201],
+            }
+            c.log(
+                f"intake requests in the database: {sum(rows.values())} ({duplicates} linked as duplicates); "
+                f"201s counted: {sum(answered.values())}"
+            )
+            for phase, (prefix, _) in PHASES.items():
+                n_db = rows.get(prefix, 0)
+                extra = n_db - answered[phase]
+                note = "equal" if extra == 0 else f"{extra:+d}"
+                if phase != "open" and c.wrk_path() and 0 < extra <= CONNECTIONS:
+                    note += f" = requests in flight when wrk stopped (committed, answer never read; <= {CONNECTIONS})"
+                elif phase == "open" and intake_open.unfinished and 0 < extra <= intake_open.unfinished:
+                    note += " = unanswered requests given up by the generator that the server still committed"
+                c.log(f"  {phase:7s}: {n_db} rows, {answered[phase]} 201s: {note}")
+            c.log(f"floor rows: {floor_rows} (warm-up and in-flight included)")
+        finally:
+            for server in reversed(servers):
+                server.stop()
+
+    intake_rps = intake_closed.ok / intake_closed.duration
+    floor_rps = floor_closed.ok / floor_closed.duration
+    ratio = intake_rps / floor_rps if floor_rps else 0.0
+    p99 = intake_open.p99_ms
+    c.log("")
+    c.log(
+        f"intake: {intake_rps:.0f} req/s (2xx/s, closed loop), p50 {intake_closed.p50_ms:.1f} ms, "
+        f"p99 {intake_closed.p99_ms:.1f} ms"
+    )
+    c.log(
+        f"floor:  {floor_rps:.0f} req/s (2xx/s, closed loop), p50 {floor_closed.p50_ms:.1f} ms, "
+        f"p99 {floor_closed.p99_ms:.1f} ms; at {RATE:g} req/s p99 {floor_open.p99_ms:.1f} ms"
+    )
+    c.log(f"ratio intake/floor {ratio:.3f} (target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
+    c.log(
+        f"intake at {RATE:g} req/s: answered {intake_open.completed} of {intake_open.scheduled} "
+        f"at {intake_open.achieved_rps:.0f} req/s, p50 {intake_open.p50_ms:.1f} ms, "
+        f"p99 {p99:.1f} ms (target <= 50 ms: {'met' if p99 <= 50 else 'MISSED'})"
+    )
+    errors = intake_closed.non_2xx + intake_open.non_2xx
+    transport = sum(intake_closed.errors.values()) + sum(intake_open.errors.values())
+    c.log(
+        f"intake non-2xx: {errors}; transport errors/unfinished: {transport}; run took {time.monotonic() - started:.0f} s"
+    )
+    print(f"intake_rps={intake_rps:.0f} floor_rps={floor_rps:.0f} ratio={ratio:.3f} p99_ms={p99:.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
