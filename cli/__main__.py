@@ -64,7 +64,7 @@ def load_demo_command(if_empty: bool, credentials_file: Path) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the embedded servers (if needed) and the three processes")
+    sub.add_parser("run", help="start the embedded servers (if needed), the two HTTP apps and the two workers")
     demo = sub.add_parser("load-demo", help="load the Ningbo-like demo city into an empty database")
     demo.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when data is present")
     demo.add_argument("--credentials-file", type=Path, default=CREDENTIALS_FILE)

@@ -13,13 +13,19 @@ from collections.abc import Mapping
 INTAKE_API = "intake_api"
 SCORING_SERVICE = "scoring_service"
 ROUTING_WORKER = "routing_worker"
+LONG_WORKER = "long_worker"
 
 # ASGI apps served over HTTP: name -> (import path, env var with the port, default port).
 HTTP_APPS: dict[str, tuple[str, str, int]] = {
     INTAKE_API: ("intake_api.app:app", "INTAKE_PORT", 8000),
     SCORING_SERVICE: ("scoring_service.app:app", "SCORING_PORT", 8001),
 }
-WORKER_SETTINGS = "routing_worker.worker.WorkerSettings"
+# arq workers: name -> WorkerSettings. The long worker takes score runs and deadline recomputes, which
+# run for minutes, off the routing queue.
+WORKERS: dict[str, str] = {
+    ROUTING_WORKER: "routing_worker.worker.WorkerSettings",
+    LONG_WORKER: "routing_worker.worker.LongWorkerSettings",
+}
 
 # What every process (and the migration step) needs to find its backing services. The launcher
 # sets exactly these; docker-compose.yml gives them to every app container.
@@ -51,7 +57,7 @@ def http_ports(env: Mapping[str, str] | None = None) -> dict[str, int]:
 
 
 def process_commands(python: str, host: str, env: Mapping[str, str] | None = None) -> dict[str, list[str]]:
-    """The three long-running commands, keyed by process name, as ``python -m ...`` argv lists.
+    """The long-running commands (two HTTP apps, two arq workers), keyed by process name, as ``python -m ...`` argv lists.
 
     `env` (default: ``os.environ``) supplies ``INTAKE_PORT`` / ``SCORING_PORT``.
     """
@@ -59,7 +65,8 @@ def process_commands(python: str, host: str, env: Mapping[str, str] | None = Non
     commands: dict[str, list[str]] = {}
     for name, (app, _, _) in HTTP_APPS.items():
         commands[name] = [python, "-m", "uvicorn", app, "--host", host, "--port", str(ports[name])]
-    commands[ROUTING_WORKER] = [python, "-m", "arq", WORKER_SETTINGS]
+    for name, settings in WORKERS.items():
+        commands[name] = [python, "-m", "arq", settings]
     return commands
 
 

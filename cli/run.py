@@ -5,7 +5,7 @@
    with the database ``minqing`` created on first use.
 2. ``alembic upgrade head`` and ``cli load-demo --if-empty`` run once with that environment;
    either failing stops the launch with a non-zero exit code.
-3. The intake API, the scoring service and the routing worker (see `cli.processes`) run as
+3. The intake API, the scoring service, the routing worker and the long-job worker (see `cli.processes`) run as
    children with their output prefixed by their name; a child that dies is restarted after a
    growing back-off (1 s, 2 s, ... 30 s; back to 1 s once it has run for 30 s).
 4. SIGINT (Ctrl-C), SIGTERM or SIGHUP: the children get SIGTERM, stragglers SIGKILL after 10 s
@@ -34,8 +34,8 @@ from cli.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, s
 from cli.processes import (
     DOCS_PATH,
     HTTP_APPS,
-    ROUTING_WORKER,
     SERVICE_ENV_VARS,
+    WORKERS,
     http_ports,
     load_demo_command,
     migrate_command,
@@ -96,7 +96,7 @@ class Launcher:
         self._hurry = False
         self._stop_reason: str | None = None
         self._write_lock = threading.Lock()
-        self._name_width = max(len(name) for name in (*HTTP_APPS, ROUTING_WORKER))
+        self._name_width = max(len(name) for name in (*HTTP_APPS, *WORKERS))
 
     # -- output ------------------------------------------------------------------------------
 

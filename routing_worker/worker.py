@@ -10,9 +10,10 @@ from arq.typing import WorkerCoroutine
 from routing_worker.jobs import load_all
 from routing_worker.jobs.webhook_jobs import close_shared_client
 from routing_worker.tasks import CRONS, TASKS
-from shared.db import dispose_engine
+from services.routing.geodata import geodata
+from shared.db import dispose_engine, unit_of_work
 from shared.logging import configure_logging
-from shared.queue import DEFAULT_QUEUE, redis_settings
+from shared.queue import DEFAULT_QUEUE, LONG_QUEUE, redis_settings
 from shared.settings import get_settings
 
 load_all()
@@ -26,6 +27,13 @@ async def startup(ctx: dict[str, Any]) -> None:
     arq_logger.handlers[:] = []
     arq_logger.propagate = True
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
+
+
+async def routing_startup(ctx: dict[str, Any]) -> None:
+    await startup(ctx)
+    # Build the grid index before the first job, not inside it (10,000 grids take about a second).
+    async with unit_of_work() as session:
+        await geodata(session)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -42,13 +50,14 @@ class WorkerSettings:
             minute=c.minute,
             run_at_startup=c.run_at_startup,
             unique=True,
-            timeout=60,
+            # No timeout of its own: arq keeps every in-progress key for the longest function timeout
+            # + 10 s, so one long cron would hold a killed worker's route jobs that long.
         )
         for c in CRONS
     ]
     queue_name = DEFAULT_QUEUE
     redis_settings: RedisSettings = redis_settings()
-    on_startup = startup
+    on_startup = routing_startup
     on_shutdown = shutdown
     # arq's defaults suit slow jobs: poll often, keep job timeouts short (a job killed by -9 holds its
     # in-progress key for timeout + 10 s), keep no results (a kept result blocks re-enqueueing a business-key id).
@@ -59,3 +68,18 @@ class WorkerSettings:
     handle_signals = True
     # `arq --check` (the container health check) reads this heartbeat.
     health_check_interval = 30
+
+
+class LongWorkerSettings(WorkerSettings):
+    """The long queue (score runs, deadline recomputes): `arq routing_worker.worker.LongWorkerSettings`.
+
+    Its jobs run for minutes, so they get their own worker: a long job timeout here does not stretch the
+    routing queue's in-progress keys, and a score run never holds a slot that routing needs.
+    """
+
+    cron_jobs: ClassVar[list[Any]] = []
+    queue_name = LONG_QUEUE
+    on_startup = startup
+    job_timeout = 1800
+    max_jobs = 2
+    poll_delay = 0.5

@@ -13,6 +13,7 @@ from services.intake.models import (
 )
 from services.org.models import Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, Team
 from services.routing.models import Assignment, LeaderLink
+from services.scoring.models import ScoreAppeal, ScoreResult, ScoreRun, ScoringScheme
 from services.sla.models import CalendarDay
 from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from shared.orm import Base
@@ -35,6 +36,10 @@ __all__ = [
     "Request",
     "RequestEvent",
     "ResponsibilityRule",
+    "ScoreAppeal",
+    "ScoreResult",
+    "ScoreRun",
+    "ScoringScheme",
     "SlaPolicy",
     "StaffAccount",
     "Team",

@@ -1,5 +1,6 @@
 """What both FastAPI apps share: problem+json errors, request ids, body limits, health, metrics."""
 
+import json
 import logging
 import time
 import uuid
@@ -356,7 +357,40 @@ def create_base_app(*, title: str, description: str, service: str) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, service=service)
     app.include_router(health_router())
+    _document_errors_as_problems(app)
     return app
+
+
+def _document_errors_as_problems(app: FastAPI) -> None:
+    """Describe every 4xx answer as what it is on the wire: `application/problem+json` with `Problem`.
+
+    FastAPI documents a response model under `application/json` and adds its own 422 schema
+    (`HTTPValidationError`); our handlers answer all of those as problem+json. Paths that register
+    their own error format (Open311's error arrays) keep what their routes declare.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        for path, operations in schema.get("paths", {}).items():
+            if any(path.startswith(prefix) for prefix, _ in getattr(app.state, "error_renderers", [])):
+                continue
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code.startswith("4"):
+                        response["content"] = {PROBLEM_JSON: problem}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if unused in components and unused not in json.dumps(schema["paths"]):
+                del components[unused]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class Problem(BaseModel):
@@ -384,7 +418,4 @@ _PROBLEM_TEXT = {
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem+json answers an endpoint may give."""
-    return {
-        code: {"model": Problem, "description": _PROBLEM_TEXT.get(code, "Error"), "content": {PROBLEM_JSON: {}}}
-        for code in codes
-    }
+    return {code: {"model": Problem, "description": _PROBLEM_TEXT.get(code, "Error")} for code in codes}

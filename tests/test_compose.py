@@ -14,8 +14,8 @@ import yaml
 
 from cli.processes import (
     HEALTH_PATH,
-    ROUTING_WORKER,
     SERVICE_ENV_VARS,
+    WORKERS,
     http_ports,
     migrate_command,
     process_commands,
@@ -59,7 +59,7 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
 
 def test_compose_runs_exactly_the_launcher_processes_plus_migrations(services: dict[str, dict[str, Any]]) -> None:
     launcher_processes = set(process_commands(PYTHON, "127.0.0.1", {}))
-    assert launcher_processes == {"intake_api", "scoring_service", "routing_worker"}
+    assert launcher_processes == {"intake_api", "scoring_service", "routing_worker", "long_worker"}
     assert set(services) == launcher_processes | {"migrate", "postgres", "redis"}
 
 
@@ -82,9 +82,13 @@ def test_http_apps_publish_and_health_check_their_default_ports(services: dict[s
         assert f"http://127.0.0.1:{port}{HEALTH_PATH}" in probe
 
 
-def test_worker_health_check_targets_the_launcher_worker_settings(services: dict[str, dict[str, Any]]) -> None:
-    worker_settings = _without_python_prefix(process_commands(PYTHON, "0.0.0.0", {})[ROUTING_WORKER])[-1]
-    assert services[ROUTING_WORKER]["healthcheck"]["test"] == ["CMD", "arq", "--check", worker_settings]
+@pytest.mark.parametrize("name", sorted(WORKERS))
+def test_worker_health_check_targets_the_launcher_worker_settings(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    worker_settings = _without_python_prefix(process_commands(PYTHON, "0.0.0.0", {})[name])[-1]
+    assert worker_settings == WORKERS[name]
+    assert services[name]["healthcheck"]["test"] == ["CMD", "arq", "--check", worker_settings]
 
 
 def test_app_services_share_one_image_built_from_the_dockerfile(services: dict[str, dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ async def list_categories(session: SessionDep, principal: CurrentPrincipal) -> l
     return await service.list_categories(session)
 
 
-@router.get("/org-units/{code}", response_model=OrgUnitOut, responses=problem_responses(401, 403, 404))
+@router.get("/org-units/{code}", response_model=OrgUnitOut, responses=problem_responses(401, 403, 404, 422))
 async def get_org_unit(
     session: SessionDep,
     principal: StaffPrincipal,

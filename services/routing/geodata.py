@@ -4,7 +4,9 @@ Rebuilt when the grid map or the rules change: a cheap stamp query (counts and l
 times) runs at most every CHECK_SECONDS, so an edit reaches every worker within seconds.
 """
 
+import asyncio
 import time
+import weakref
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -30,6 +32,17 @@ class GeoData:
 
 _current: GeoData | None = None
 _checked_at = 0.0
+# One check (and one rebuild) at a time: twenty concurrent route jobs finding the data stale would
+# otherwise each run the stamp query and each build the index. A lock per event loop (tests run many).
+_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _locks.get(loop)
+    if lock is None:
+        lock = _locks[loop] = asyncio.Lock()
+    return lock
 
 
 def forget() -> None:
@@ -47,17 +60,26 @@ async def _stamp(session: AsyncSession) -> tuple[object, ...]:
     return (units[0], units[1], rules[0], rules[1])
 
 
+def _fresh() -> GeoData | None:
+    if _current is not None and time.monotonic() - _checked_at < CHECK_SECONDS:
+        return _current
+    return None
+
+
 async def geodata(session: AsyncSession) -> GeoData:
     global _current, _checked_at
-    now = time.monotonic()
-    if _current is not None and now - _checked_at < CHECK_SECONDS:
+    current = _fresh()
+    if current is not None:
+        return current
+    async with _lock():
+        current = _fresh()  # another job checked while this one waited
+        if current is not None:
+            return current
+        stamp = await _stamp(session)
+        if _current is None or _current.stamp != stamp:
+            _current = await _build(session, stamp)
+        _checked_at = time.monotonic()
         return _current
-    stamp = await _stamp(session)
-    _checked_at = now
-    if _current is not None and _current.stamp == stamp:
-        return _current
-    _current = await _build(session, stamp)
-    return _current
 
 
 async def _build(session: AsyncSession, stamp: tuple[object, ...]) -> GeoData:

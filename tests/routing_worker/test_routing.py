@@ -1,10 +1,11 @@
 """Routing by the worker: location, matrix, member choice, reasons recorded, exactly once."""
 
 import asyncio
+from typing import Any
 
 import pytest
 from arq.worker import Worker
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from routing_worker.worker import WorkerSettings
 from services.intake.models import OutboxEntry, Request, RequestEvent
@@ -14,7 +15,7 @@ from tests.factories import at_grid, make_handling_setup, request_body
 
 
 def burst_worker(**overrides) -> Worker:
-    settings = {
+    settings: dict[str, Any] = {
         "functions": WorkerSettings.functions,
         "redis_settings": WorkerSettings.redis_settings,
         "queue_name": DEFAULT_QUEUE,
@@ -41,7 +42,7 @@ async def setup(session):
     return data
 
 
-async def _create(client, setup, body) -> dict:
+async def _create(client, setup, body) -> dict[str, Any]:
     r = await client.post("/v1/requests", json=body, headers=setup["key"])
     assert r.status_code == 201, r.text
     return r.json()
@@ -154,9 +155,7 @@ async def test_relay_resends_a_job_lost_by_redis(session, intake_client, setup):
     created = await _create(intake_client, setup, at_grid(0))
     await (await get_queue()).flushdb()  # Redis lost the job
     assert await relay.pending_jobs(session, now=None) == []  # within the grace period
-    await session.execute(
-        OutboxEntry.__table__.update().values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 5))
-    )
+    await session.execute(update(OutboxEntry).values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 5)))
     await session.commit()
     assert await relay_outbox({}) == 1
     await drain()

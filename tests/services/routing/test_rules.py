@@ -26,8 +26,8 @@ def clean_state():
 
 
 DEMO_GRIDS = [u for u in generate_units() if u.level == "grid"]
-DEMO_INDEX = GridIndex([GridRecord(i, g.code, g.geometry) for i, g in enumerate(DEMO_GRIDS)])
-DEMO_SHAPES = [(g.code, shape(g.geometry)) for g in DEMO_GRIDS]
+DEMO_INDEX = GridIndex([GridRecord(i, g.code, g.geometry) for i, g in enumerate(DEMO_GRIDS) if g.geometry])
+DEMO_SHAPES = [(g.code, shape(g.geometry)) for g in DEMO_GRIDS if g.geometry]
 
 
 @settings(max_examples=150, deadline=None)
@@ -108,9 +108,11 @@ def test_chosen_member_is_on_duty_and_least_loaded(rows, last):
 
 def test_round_robin_spreads_equal_work_evenly():
     candidates = [Candidate(i, True, 0) for i in (3, 4, 8)]
-    last, counts = None, {3: 0, 4: 0, 8: 0}
+    last: int | None = None
+    counts = {3: 0, 4: 0, 8: 0}
     for _ in range(30):
         last = choose_member(candidates, last, frozenset())
+        assert last is not None
         counts[last] += 1
     assert counts == {3: 10, 4: 10, 8: 10}
     random.shuffle(candidates)

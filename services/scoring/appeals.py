@@ -1,0 +1,173 @@
+"""Appeals (申诉/核减): a handling unit asks that a request not count in its rates; a supervisor decides.
+
+Who may file: a member of the grid team or department appealing (or an admin), for a request that was
+dispatched to that unit. Who decides: a supervisor or admin whose scope covers the unit, not the filer.
+An approved appeal removes the request from that unit's figures (and so from its org units' totals)
+in every run whose as_of is at or after the decision; it shows in the unit's breakdown.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.org.models import Department, Member, OrgUnit, Team
+from services.routing.models import Assignment
+from services.scoring import repository as repo
+from services.scoring.errors import AppealDecided, AppealExists, AppealNotFound
+from services.scoring.models import ScoreAppeal
+from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut, HandlingUnitOut
+from shared.auth import Principal
+from shared.errors import Forbidden, InvalidInput, NotFound, check_version, field_error
+from shared.pagination import Page, decode_cursor, next_cursor
+
+
+class HandlingUnitNotFound(NotFound):
+    title = "Handling unit not found"
+
+
+async def _unit_of(
+    session: AsyncSession, kind: str, code: str
+) -> tuple[int | None, int | None, str, HandlingUnitOut] | None:
+    """(team id, department id, scope path, description) of a grid team (by grid code) or a department."""
+    if kind == "grid_team":
+        row = (
+            await session.execute(
+                select(Team.id, Team.name, OrgUnit.path)
+                .join(OrgUnit, OrgUnit.id == Team.grid_unit_id)
+                .where(OrgUnit.code == code)
+            )
+        ).first()
+        if row is None:
+            return None
+        return row.id, None, row.path, HandlingUnitOut(kind="grid_team", code=code, name=row.name)
+    row = (
+        await session.execute(
+            select(Department.id, Department.name, OrgUnit.path)
+            .join(OrgUnit, OrgUnit.id == Department.scope_unit_id)
+            .where(Department.code == code)
+        )
+    ).first()
+    if row is None:
+        return None
+    return None, row.id, row.path, HandlingUnitOut(kind="department", code=code, name=row.name)
+
+
+async def _describe(session: AsyncSession, appeal: ScoreAppeal) -> HandlingUnitOut:
+    if appeal.team_id is not None:
+        row = (
+            await session.execute(
+                select(Team.name, OrgUnit.code)
+                .join(OrgUnit, OrgUnit.id == Team.grid_unit_id)
+                .where(Team.id == appeal.team_id)
+            )
+        ).one()
+        return HandlingUnitOut(kind="grid_team", code=row.code, name=row.name)
+    department = await session.get(Department, appeal.department_id)
+    assert department is not None
+    return HandlingUnitOut(kind="department", code=department.code, name=department.name)
+
+
+def _out(appeal: ScoreAppeal, unit: HandlingUnitOut) -> AppealOut:
+    return AppealOut(
+        id=appeal.id,
+        request_id=appeal.request_id,
+        unit=unit,
+        reason=appeal.reason,
+        explanation=appeal.explanation,
+        status=appeal.status,
+        filed_by_id=appeal.filed_by_id,
+        filed_at=appeal.created_at,
+        decided_by_id=appeal.decided_by_id,
+        decided_at=appeal.decided_at,
+        decision_note=appeal.decision_note,
+        version=appeal.version,
+    )
+
+
+async def file_appeal(session: AsyncSession, principal: Principal, data: AppealCreate) -> AppealOut:
+    found = await _unit_of(session, data.unit.kind, data.unit.code)
+    if found is None or not principal.covers(found[2]):
+        raise HandlingUnitNotFound(
+            f"No {data.unit.kind.replace('_', ' ')} {data.unit.code!r}",
+            errors=[field_error(["unit", "code"], "unknown")],
+        )
+    team_id, department_id, unit_path, described = found
+    home = Member.team_id == team_id if team_id is not None else Member.department_id == department_id
+    is_member = await session.scalar(select(Member.id).where(Member.staff_id == principal.id, home)) is not None
+    if not is_member and principal.role != "admin":
+        raise Forbidden("Only the handling unit's own staff (or an admin) may appeal for it")
+    held = Assignment.team_id == team_id if team_id is not None else Assignment.department_id == department_id
+    dispatched = await session.scalar(
+        select(Assignment.id).where(Assignment.request_id == data.request_id, held).limit(1)
+    )
+    if dispatched is None:
+        raise InvalidInput(
+            "That request was never dispatched to this unit",
+            errors=[field_error("request_id", "not a request of this unit")],
+        )
+    existing = await session.scalar(
+        select(ScoreAppeal.id).where(
+            ScoreAppeal.request_id == data.request_id,
+            ScoreAppeal.team_id.is_(None) if team_id is None else ScoreAppeal.team_id == team_id,
+            ScoreAppeal.department_id.is_(None)
+            if department_id is None
+            else ScoreAppeal.department_id == department_id,
+        )
+    )
+    if existing is not None:
+        raise AppealExists(f"This unit already appealed request {data.request_id} (appeal {existing})")
+    appeal = ScoreAppeal(
+        request_id=data.request_id,
+        team_id=team_id,
+        department_id=department_id,
+        unit_path=unit_path,
+        reason=data.reason,
+        explanation=data.explanation,
+        status="pending",
+        filed_by_id=principal.id,
+    )
+    session.add(appeal)
+    await session.flush()
+    await session.refresh(appeal)
+    return _out(appeal, described)
+
+
+async def _get(session: AsyncSession, principal: Principal, appeal_id: int, *, lock: bool = False) -> ScoreAppeal:
+    appeal = await session.get(ScoreAppeal, appeal_id, with_for_update=lock, populate_existing=lock)
+    if appeal is None or not principal.covers(appeal.unit_path):
+        raise AppealNotFound(f"No appeal {appeal_id}")
+    return appeal
+
+
+async def get_appeal(session: AsyncSession, principal: Principal, appeal_id: int) -> AppealOut:
+    appeal = await _get(session, principal, appeal_id)
+    return _out(appeal, await _describe(session, appeal))
+
+
+async def list_appeals(
+    session: AsyncSession, principal: Principal, *, status: str | None, cursor: str | None, limit: int
+) -> Page[AppealOut]:
+    appeals = await repo.appeals_page(session, principal.scope_path, status, decode_cursor(cursor), limit)
+    items = [_out(a, await _describe(session, a)) for a in appeals]
+    return Page(items=items, next_cursor=next_cursor([a.id for a in appeals], limit))
+
+
+async def decide_appeal(
+    session: AsyncSession, principal: Principal, appeal_id: int, data: AppealDecision, if_match: int | None
+) -> AppealOut:
+    """Approve or reject once; the version you read must be current."""
+    appeal = await _get(session, principal, appeal_id, lock=True)
+    if appeal.filed_by_id == principal.id:
+        raise Forbidden("Whoever filed an appeal does not decide it")
+    check_version(appeal.version, data.version or if_match)
+    if appeal.status != "pending":
+        raise AppealDecided(f"Appeal {appeal_id} was already {appeal.status}")
+    appeal.status = data.decision
+    appeal.decision_note = data.note
+    appeal.decided_by_id = principal.id
+    appeal.decided_at = datetime.now(UTC)
+    appeal.version += 1
+    await session.flush()
+    await session.refresh(appeal)
+    return _out(appeal, await _describe(session, appeal))

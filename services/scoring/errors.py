@@ -1,0 +1,27 @@
+"""What can go wrong in scoring, by name."""
+
+from shared.errors import Conflict, NotFound
+
+
+class SchemeNotFound(NotFound):
+    title = "Scoring scheme not found"
+
+
+class RunNotFound(NotFound):
+    title = "Score run not found"
+
+
+class ScoresNotFound(NotFound):
+    title = "No scores"
+
+
+class AppealNotFound(NotFound):
+    title = "Appeal not found"
+
+
+class AppealExists(Conflict):
+    title = "Appeal already filed"
+
+
+class AppealDecided(Conflict):
+    title = "Appeal already decided"

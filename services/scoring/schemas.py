@@ -1,0 +1,650 @@
+"""Pydantic shapes of the scoring API: schemes, runs, unit and cadre scores, rankings, appeals, disclosure.
+
+The figures of a result are stored as the JSON of these models, so what the API returns is what was
+stored, number for number.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.scoring.periods import PERIOD_RE
+from services.scoring.scheme import SchemeDocument
+from shared.schemas import LocalDateTime
+
+PeriodText = Annotated[
+    str, Field(pattern=PERIOD_RE, max_length=7, description="`2026-03`, `2026-Q1` or `2026`", examples=["2026-03"])
+]
+UnitLevel = Literal["city", "district", "street", "community", "grid"]
+ScoreLevel = Literal["city", "district", "street", "community", "grid", "department"]
+RATE_NAMES = (
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "on_time_resolution_rate",
+    "reopen_rate",
+    "return_rate",
+    "no_evaluation_share",
+)
+RateName = Literal[
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "on_time_resolution_rate",
+    "reopen_rate",
+    "return_rate",
+    "no_evaluation_share",
+]
+
+# ---- schemes -----------------------------------------------------------------------------------
+
+
+class SchemeCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "2027 年度考核方案",
+                    "notes": "满意率权重提高到 0.5",
+                    "document": {"three_rate_weights": {"response": 0.2, "resolution": 0.3, "satisfaction": 0.5}},
+                }
+            ]
+        },
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    notes: Annotated[str | None, Field(max_length=2000)] = None
+    document: SchemeDocument = Field(description="Weights, points, thresholds, quotas; omitted parts take defaults")
+
+
+class SchemeOut(BaseModel):
+    version: int
+    name: str
+    notes: str | None
+    document: SchemeDocument
+    current: bool = Field(description="The newest version: runs use it unless they name another")
+    created_by: str
+    created_at: LocalDateTime
+
+
+# ---- runs --------------------------------------------------------------------------------------
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"period": "2026-10"}, {"period": "2026", "background": True}]},
+    )
+
+    period: PeriodText
+    as_of: AwareDatetime | None = Field(
+        None, description="Count only what had happened by this time (default: now). Same as_of, same result."
+    )
+    scheme_version: Annotated[int | None, Field(ge=1, le=1_000_000)] = Field(
+        None, description="Scheme version (default: the current one)"
+    )
+    background: bool | None = Field(
+        None,
+        description="Compute on the long job queue (true), in this request (false), or by size (default: "
+        "periods with more requests than the inline limit go to the queue)",
+    )
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 12,
+                    "period": "2026-10",
+                    "period_start": "2026-10-01T00:00:00+08:00",
+                    "period_end": "2026-11-01T00:00:00+08:00",
+                    "as_of": "2026-11-26T17:00:00+08:00",
+                    "scheme_version": 1,
+                    "status": "running",
+                    "mode": "queued",
+                    "phase": "aggregating",
+                    "progress": 0.4,
+                    "chunks_done": 1,
+                    "chunks_total": 1,
+                    "cohort_size": 1000000,
+                    "results": None,
+                    "error": None,
+                    "created_at": "2026-11-26T17:00:00+08:00",
+                    "started_at": "2026-11-26T17:00:01+08:00",
+                    "finished_at": None,
+                }
+            ]
+        }
+    )
+
+    id: int
+    period: str
+    period_start: LocalDateTime
+    period_end: LocalDateTime
+    as_of: LocalDateTime
+    scheme_version: int
+    status: Literal["queued", "running", "done", "failed"]
+    mode: Literal["inline", "queued"]
+    phase: str = Field(description="queued, loading, aggregating, computing, storing, done, failed")
+    progress: float = Field(ge=0, le=1)
+    chunks_done: int = Field(description="Months of the period aggregated so far")
+    chunks_total: int
+    cohort_size: int | None = Field(description="Requests received in the period by as_of (duplicates excluded)")
+    results: int | None = Field(description="Results stored (units, departments, handlers, leaders)")
+    error: str | None
+    created_at: LocalDateTime
+    started_at: LocalDateTime | None
+    finished_at: LocalDateTime | None
+
+
+class Difference(BaseModel):
+    level: str
+    code: str
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    run_id: int
+    matches: bool = Field(description="Recomputing from the raw data at the run's as_of gave every stored value")
+    compared: int
+    differences: list[Difference] = Field(description="The first 20 differences")
+
+
+# ---- unit scores -------------------------------------------------------------------------------
+
+
+class IntervalOut(BaseModel):
+    low: float
+    high: float
+
+
+class RateOut(BaseModel):
+    """A rate with what it rests on: raw value, count, Wilson interval, shrunk value, case-mix adjusted value."""
+
+    value: float | None = Field(description="Raw rate: successes / n (null when n = 0)")
+    successes: float = Field(description="Numerator (satisfaction: Σ points, so fractional)")
+    n: int = Field(description="Denominator")
+    interval: IntervalOut | None = Field(description="Wilson score interval at the scheme's confidence")
+    shrunk: float | None = Field(description="Empirical-Bayes posterior mean; rankings use it")
+    expected: float | None = Field(description="What the city's per-category rates predict for this mix of cases")
+    adjusted: float | None = Field(description="Case-mix adjusted: value − expected + city mean")
+
+
+class Rates(BaseModel):
+    response_rate: RateOut = Field(
+        description="响应率: accepted by the response deadline / deadline passed or accepted"
+    )
+    resolution_rate: RateOut = Field(description="解决率: final evaluation says resolved / requests evaluated")
+    satisfaction_rate: RateOut = Field(description="满意率: Σ points / requests evaluated")
+    on_time_resolution_rate: RateOut = Field(description="按期办结率: resolved by the deadline / resolved or overdue")
+    reopen_rate: RateOut = Field(description="重办率: first evaluation negative (reopened) / first evaluations")
+    return_rate: RateOut = Field(description="退单率: dispatches returned / dispatches")
+    no_evaluation_share: RateOut = Field(description="未评价占比: closed without evaluation / evaluated or so closed")
+
+
+class Counts(BaseModel):
+    """The integer counts every rate of a subject is computed from."""
+
+    response_due: int = Field(description="Accepted, or response deadline passed")
+    responded_on_time: int
+    evaluated: int = Field(description="Requests whose latest evaluation counts (not closed as no evaluation)")
+    resolved: int = Field(description="… whose latest evaluation says resolved")
+    satisfied: int
+    basically_satisfied: int
+    dissatisfied: int
+    first_evaluations: int
+    reopened: int
+    no_evaluation: int
+    resolution_due: int = Field(description="Resolved, or resolution deadline passed")
+    resolved_on_time: int
+    dispatched: int
+    returned: int
+
+
+class ThreeRateScoreOut(BaseModel):
+    value: float | None = Field(description="100 × weighted shrunk rates: the score rankings use")
+    raw: float | None = Field(description="100 × weighted raw rates")
+    weights: dict[str, float]
+    weights_used: dict[str, float] = Field(description="Weights renormalised over the rates present (for value)")
+    missing_components: list[str] = Field(description="Rates with no value (for value); their weight is shared out")
+    raw_missing_components: list[str]
+
+
+class SatisfactionIndexComponents(BaseModel):
+    residents: float | None = Field(description="社区群众: shrunk satisfaction rate × 100")
+    resident_organisations: float | None = Field(description="驻区单位: mean of the period's assessments")
+    public_opinion: float | None = Field(description="社会舆论: mean of the period's assessments")
+
+
+class SatisfactionIndexOut(BaseModel):
+    value: float | None = Field(description="满意指数, 0–100")
+    components: SatisfactionIndexComponents
+    weights: dict[str, float]
+    weights_used: dict[str, float]
+    missing_components: list[str] = Field(description="Components with no data: the weights were renormalised")
+    assessments: dict[str, int] = Field(description="Assessments averaged, per source")
+
+
+class RunRef(BaseModel):
+    """Which stored run a result comes from: every result names its scheme version and as_of."""
+
+    run_id: int
+    period: str
+    as_of: LocalDateTime
+    scheme_version: int
+
+
+class UnitFigures(BaseModel):
+    level: str
+    code: str
+    name: str
+    parent_code: str | None
+    rank: int | None = Field(description="Rank among the level's units with data, on the shrunk three-rate score")
+    ranked: int = Field(description="Units of the level ranked")
+    grade: str | None
+    three_rate_score: ThreeRateScoreOut
+    satisfaction_index: SatisfactionIndexOut
+    rates: Rates
+    counts: Counts
+
+
+class UnitScore(UnitFigures, RunRef):
+    """A unit's (or a department's) scores in one run."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "run_id": 12,
+                    "period": "2026-10",
+                    "as_of": "2026-11-26T17:00:00+08:00",
+                    "scheme_version": 1,
+                    "level": "street",
+                    "code": "330203001",
+                    "name": "南门街道",
+                    "parent_code": "330203",
+                    "rank": 3,
+                    "ranked": 23,
+                    "grade": "良好",
+                    "three_rate_score": {
+                        "value": 86.1,
+                        "raw": 86.4,
+                        "weights": {"response": 0.2, "resolution": 0.4, "satisfaction": 0.4},
+                        "weights_used": {"response": 0.2, "resolution": 0.4, "satisfaction": 0.4},
+                        "missing_components": [],
+                        "raw_missing_components": [],
+                    },
+                }
+            ]
+        }
+    )
+
+
+class SourceOut(BaseModel):
+    kind: Literal["child_unit", "grid_team", "department", "dispatch_centre"]
+    code: str
+    name: str
+    counts: Counts
+
+
+class PriorOut(BaseModel):
+    mean: float
+    strength: float = Field(description="α + β")
+    method: Literal["moments", "fallback"]
+    units: int = Field(description="Units of the level with data")
+
+
+class CategoryMix(BaseModel):
+    category: str
+    n: dict[str, int] = Field(description="Denominator per rate for this category")
+    baseline: dict[str, float | None] = Field(description="City-wide rate per rate for this category")
+
+
+class CaseMixOut(BaseModel):
+    city_mean: dict[str, float | None]
+    categories: list[CategoryMix]
+
+
+class AppealsEffect(BaseModel):
+    approved: int = Field(description="Requests removed from this subject's rates by approved appeals (申诉核减)")
+    request_ids: list[int]
+
+
+class Breakdown(BaseModel):
+    """Everything a number rests on: where the counts come from, the priors, the case mix, appeals, the scheme."""
+
+    sources: list[SourceOut] = Field(
+        description="Counts = Σ sources: child units, plus the units attached here (its grid team, the departments "
+        "scoped to it, its dispatch centre)"
+    )
+    priors: dict[str, PriorOut | None] = Field(description="The level's prior per rate (fitted over the level)")
+    case_mix: CaseMixOut
+    appeals: AppealsEffect
+    scheme: SchemeDocument = Field(description="The scheme the run used (its version is `scheme_version`)")
+    formulas: dict[str, str]
+
+
+class UnitScoreDetail(UnitScore):
+    breakdown: Breakdown
+
+
+# ---- cadres ------------------------------------------------------------------------------------
+
+
+class PartScore(BaseModel):
+    score: float | None = Field(description="0–100")
+    components: dict[str, float | None]
+    weights_used: dict[str, float]
+    missing_components: list[str]
+
+
+class LinkOut(BaseModel):
+    link_id: int
+    post: str
+    unit_kind: Literal["org_unit", "department"]
+    unit_code: str
+    unit_name: str
+    quota: int
+    contacts: int
+    met: bool | None = Field(description="contacts ≥ quota (null when the quota is 0)")
+    compliance: float | None = Field(description="min(1, contacts / quota)")
+
+
+class ContactsOut(BaseModel):
+    contact_compliance: float | None = Field(description="Mean over links with a quota of min(1, contacts/quota)")
+    coverage: float | None = Field(description="Share of links with a quota that met it")
+    links: list[LinkOut]
+
+
+class QuantityOut(BaseModel):
+    dispatched: int = Field(description="Dispatches to this handler")
+    handled: int = Field(description="Requests whose latest evaluation (or no-evaluation closure) is theirs")
+    visits: int = Field(description="Household visits logged in the period")
+    households: int
+    visit_quota: int | None
+    contacts: int = Field(description="Leader contacts logged in the period")
+
+
+class CadreFigures(BaseModel):
+    kind: Literal["handler", "leader"]
+    staff_id: int
+    name: str
+    team_role: str | None
+    scope_code: str
+    cadre_score: float | None
+    rank: int | None
+    ranked: int
+    grade: str | None
+    process: PartScore
+    result: PartScore
+    quantity: QuantityOut
+    quality: Rates | None = Field(description="Handlers: their rates (the three rates and the others)")
+    contacts: ContactsOut | None = Field(description="Leaders: contacts with their linked units against quotas")
+
+
+class CadreScore(CadreFigures, RunRef):
+    """A cadre's evaluation (群众工作绩效): process and result, quantity and quality shown apart."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "run_id": 12,
+                    "period": "2026-10",
+                    "as_of": "2026-11-26T17:00:00+08:00",
+                    "scheme_version": 1,
+                    "kind": "handler",
+                    "staff_id": 57,
+                    "name": "南门街道网格员",
+                    "team_role": "grid_worker",
+                    "scope_code": "330203001001001",
+                    "cadre_score": 84.2,
+                    "rank": 10,
+                    "ranked": 2170,
+                    "grade": "良好",
+                }
+            ]
+        }
+    )
+
+
+# ---- rankings ----------------------------------------------------------------------------------
+
+RankingMetric = Literal[
+    "three_rate_score",
+    "satisfaction_index",
+    "cadre_score",
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "on_time_resolution_rate",
+    "reopen_rate",
+    "return_rate",
+    "no_evaluation_share",
+]
+RankingLevel = Literal["district", "street", "community", "grid", "department", "handler", "leader"]
+
+
+class RankingItem(BaseModel):
+    rank: int
+    level: str
+    code: str
+    name: str
+    parent_code: str | None
+    value: float
+    n: int | None = Field(description="Denominator of the rate ranked on (rates only)")
+
+
+class RankingOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "run_id": 12,
+                    "period": "2026-10",
+                    "as_of": "2026-11-26T17:00:00+08:00",
+                    "scheme_version": 1,
+                    "level": "street",
+                    "metric": "three_rate_score",
+                    "order": "desc",
+                    "ranked": 23,
+                    "items": [
+                        {
+                            "rank": 1,
+                            "level": "street",
+                            "code": "330203003",
+                            "name": "鼓楼街道",
+                            "parent_code": "330203",
+                            "value": 91.3,
+                            "n": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    run_id: int
+    period: str
+    as_of: LocalDateTime
+    scheme_version: int
+    level: str
+    metric: str
+    order: Literal["desc", "asc"] = Field(description="desc: higher is better; asc for reopen, return, no-evaluation")
+    ranked: int = Field(description="Subjects ranked city-wide (you see those in your scope)")
+    items: list[RankingItem]
+
+
+# ---- appeals -----------------------------------------------------------------------------------
+
+
+class HandlingUnitRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["grid_team", "department"]
+    code: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=32,
+            pattern=r"^[0-9A-Za-z_-]+$",
+            description="The grid's code (its team) or the department's code",
+            examples=["330203001001001"],
+        ),
+    ]
+
+
+class AppealCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": 1024,
+                    "unit": {"kind": "grid_team", "code": "330203001001001"},
+                    "reason": "not_responsible",
+                    "explanation": "该诉求属于物业合同纠纷，非网格职责范围。",
+                }
+            ]
+        },
+    )
+
+    request_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    unit: HandlingUnitRef
+    reason: Literal["unreasonable_demand", "not_responsible"] = Field(
+        description="unreasonable_demand (诉求不合理) or not_responsible (非本单位职责)"
+    )
+    explanation: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class AppealDecision(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "approved", "note": "经核实属实，予以核减。", "version": 1}]},
+    )
+
+    decision: Literal["approved", "rejected"]
+    note: Annotated[str | None, Field(max_length=2000)] = None
+    version: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = Field(
+        None, description="The version you read (or send If-Match)"
+    )
+
+
+class HandlingUnitOut(BaseModel):
+    kind: Literal["grid_team", "department"]
+    code: str
+    name: str
+
+
+class AppealOut(BaseModel):
+    id: int
+    request_id: int
+    unit: HandlingUnitOut
+    reason: str
+    explanation: str
+    status: Literal["pending", "approved", "rejected"]
+    filed_by_id: int
+    filed_at: LocalDateTime
+    decided_by_id: int | None
+    decided_at: LocalDateTime | None
+    decision_note: str | None
+    version: int
+
+
+# ---- public disclosure -------------------------------------------------------------------------
+
+
+class PublicUnitScore(BaseModel):
+    level: str
+    code: str
+    name: str
+    parent_code: str | None
+    evaluated: int = Field(description="Requests evaluated by the public")
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+    three_rate_score: float | None = Field(description="On shrunk rates (small numbers weigh less)")
+    satisfaction_index: float | None
+    rank: int | None
+    ranked: int
+
+
+class PublicUnitsPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026-10",
+                    "as_of": "2026-11-26T17:00:00+08:00",
+                    "scheme_version": 1,
+                    "items": [
+                        {
+                            "level": "district",
+                            "code": "330203",
+                            "name": "海曙区",
+                            "parent_code": "3302",
+                            "evaluated": 15230,
+                            "response_rate": 0.962,
+                            "resolution_rate": 0.874,
+                            "satisfaction_rate": 0.902,
+                            "three_rate_score": 90.2,
+                            "satisfaction_index": 89.5,
+                            "rank": 2,
+                            "ranked": 6,
+                        }
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
+    period: str
+    as_of: LocalDateTime
+    scheme_version: int
+    items: list[PublicUnitScore]
+    next_cursor: str | None = None
+
+
+class PublicLeaderContacts(BaseModel):
+    post: str = Field(description="职务")
+    unit_kind: Literal["org_unit", "department"]
+    unit_code: str
+    unit_name: str
+    links: int = Field(description="Leader links of this post to this unit")
+    quota: int
+    contacts: int
+    met: int = Field(description="Links that met their quota")
+
+
+class PublicLeaderContactsPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026-10",
+                    "as_of": "2026-11-26T17:00:00+08:00",
+                    "scheme_version": 1,
+                    "items": [
+                        {
+                            "post": "区委书记",
+                            "unit_kind": "org_unit",
+                            "unit_code": "330203001",
+                            "unit_name": "南门街道",
+                            "links": 1,
+                            "quota": 2,
+                            "contacts": 3,
+                            "met": 1,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    period: str
+    as_of: LocalDateTime
+    scheme_version: int
+    items: list[PublicLeaderContacts]

@@ -1,0 +1,793 @@
+"""Scoring rules: schemes, runs (compute, store, verify), and reading stored scores in the caller's scope.
+
+A run computes a period's scores under one scheme version as of one time, from a read-only snapshot
+session (REPEATABLE READ, so every query of the run sees the same data), and stores one result per
+subject. Readers get the latest finished run of a period unless they name one. Takes the session,
+never commits.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.org.service import require_city_admin
+from services.scoring import figures
+from services.scoring import repository as repo
+from services.scoring.compute import (
+    UNIT_LEVELS,
+    Computation,
+    DepartmentInfo,
+    Extras,
+    OrgData,
+    ResultRow,
+    StaffInfo,
+    UnitInfo,
+    competition_ranks,
+    compute,
+    staff_ids_needed,
+)
+from services.scoring.errors import RunNotFound, SchemeNotFound, ScoresNotFound
+from services.scoring.models import ScoreResult, ScoreRun, ScoringScheme
+from services.scoring.periods import Period, parse_period
+from services.scoring.schemas import (
+    RATE_NAMES,
+    Breakdown,
+    CadreScore,
+    Difference,
+    PublicLeaderContacts,
+    PublicLeaderContactsPage,
+    PublicUnitScore,
+    PublicUnitsPage,
+    RankingItem,
+    RankingOut,
+    RunCreate,
+    RunOut,
+    SchemeCreate,
+    SchemeOut,
+    UnitScore,
+    UnitScoreDetail,
+    VerifyOut,
+)
+from services.scoring.scheme import SchemeDocument
+from services.scoring.tally import Tally, has_data
+from shared.auth import Principal
+from shared.errors import Conflict, InvalidInput, field_error
+from shared.pagination import Page, decode_cursor, next_cursor
+from shared.queue import LONG_QUEUE, enqueue_after_commit
+
+DEFAULT_SCHEME_NAME = "默认方案 (SPEC §7 defaults)"
+SYSTEM = "system:scoring"
+# Periods with more requests than this are computed on the long queue unless the caller says otherwise.
+INLINE_MAX_REQUESTS = 50_000
+RUN_TASK = "compute_score_run"
+# A running run whose heartbeat is older than this is taken over (its worker died).
+STALE_RUN = timedelta(minutes=5)
+UNIT_AND_DEPARTMENT = (*UNIT_LEVELS, "department")
+CADRE_LEVELS = ("handler", "leader")
+ALL_LEVELS = (*UNIT_AND_DEPARTMENT, *CADRE_LEVELS)
+
+Progress = Callable[[str, int, int], Awaitable[None]]
+
+
+def run_job_id(run_id: int) -> str:
+    return f"score_run:{run_id}"
+
+
+# ---- schemes -------------------------------------------------------------------------------------
+
+
+def _scheme_out(scheme: ScoringScheme, current_version: int) -> SchemeOut:
+    return SchemeOut(
+        version=scheme.version,
+        name=scheme.name,
+        notes=scheme.notes,
+        document=SchemeDocument.model_validate(scheme.document),
+        current=scheme.version == current_version,
+        created_by=scheme.created_by,
+        created_at=scheme.created_at,
+    )
+
+
+async def current_scheme(session: AsyncSession) -> ScoringScheme:
+    """The newest scheme version; version 1 (the SPEC defaults) is written the first time one is needed."""
+    latest = await repo.latest_scheme(session)
+    if latest is None:
+        await repo.insert_scheme(
+            session,
+            version=1,
+            name=DEFAULT_SCHEME_NAME,
+            notes="Weights, points and thresholds as SPEC §7 states them.",
+            document=SchemeDocument().model_dump(mode="json"),
+            created_by=SYSTEM,
+        )
+        latest = await repo.latest_scheme(session)
+        assert latest is not None
+    return latest
+
+
+async def create_scheme(session: AsyncSession, principal: Principal, data: SchemeCreate) -> SchemeOut:
+    """A new version: schemes are never edited, so every stored score keeps meaning what it meant."""
+    require_city_admin(principal)
+    latest = await current_scheme(session)
+    document = data.document.model_dump(mode="json")
+    if not await repo.insert_scheme(
+        session,
+        version=latest.version + 1,
+        name=data.name,
+        notes=data.notes,
+        document=document,
+        created_by=f"staff:{principal.id}",
+    ):
+        raise Conflict("Another scheme version was created at the same moment; send it again")
+    created = await repo.scheme(session, latest.version + 1)
+    assert created is not None
+    return _scheme_out(created, created.version)
+
+
+async def list_schemes(session: AsyncSession, cursor: str | None, limit: int) -> Page[SchemeOut]:
+    current = await current_scheme(session)
+    schemes = await repo.schemes_page(session, decode_cursor(cursor), limit)
+    return Page(
+        items=[_scheme_out(s, current.version) for s in schemes],
+        next_cursor=next_cursor([s.version for s in schemes], limit),
+    )
+
+
+async def get_scheme(session: AsyncSession, version: int) -> SchemeOut:
+    current = await current_scheme(session)
+    scheme = await repo.scheme(session, version)
+    if scheme is None:
+        raise SchemeNotFound(f"No scoring scheme version {version}")
+    return _scheme_out(scheme, current.version)
+
+
+async def _scheme_document(session: AsyncSession, version: int) -> SchemeDocument:
+    scheme = await repo.scheme(session, version)
+    if scheme is None:
+        raise SchemeNotFound(f"No scoring scheme version {version}")
+    return SchemeDocument.model_validate(scheme.document)
+
+
+# ---- runs ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What a run computes: a period, as of a time, under a scheme."""
+
+    run_id: int
+    period: Period
+    as_of: datetime
+    scheme_version: int
+    scheme: SchemeDocument
+
+
+def run_out(run: ScoreRun) -> RunOut:
+    return RunOut(
+        id=run.id,
+        period=run.period,
+        period_start=run.period_start,
+        period_end=run.period_end,
+        as_of=run.as_of,
+        scheme_version=run.scheme_version,
+        status=run.status,
+        mode=run.mode,
+        phase=run.phase,
+        progress=run.progress,
+        chunks_done=run.chunks_done,
+        chunks_total=run.chunks_total,
+        cohort_size=run.cohort_size,
+        results=run.results,
+        error=run.error,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
+
+
+def _as_of(value: datetime | None, period: Period, now: datetime) -> datetime:
+    if value is None:
+        return now
+    try:
+        as_of = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInput("as_of is out of range", errors=[field_error("as_of", "out of range")]) from exc
+    if as_of > now:
+        raise InvalidInput("as_of cannot be in the future", errors=[field_error("as_of", "in the future")])
+    if as_of < period.start:
+        raise InvalidInput(
+            "as_of is before the period starts: nothing to score", errors=[field_error("as_of", "before the period")]
+        )
+    return as_of
+
+
+async def create_run(
+    session: AsyncSession, principal: Principal, data: RunCreate, *, now: datetime | None = None
+) -> tuple[ScoreRun, RunSpec]:
+    """Record a run; a large period (or `background`) is enqueued on the long queue after commit."""
+    period = parse_period(data.period)
+    now = now or datetime.now(UTC)
+    as_of = _as_of(data.as_of, period, now)
+    if data.scheme_version is None:
+        scheme_row = await current_scheme(session)
+    else:
+        await current_scheme(session)  # version 1 exists once anything asks
+        found = await repo.scheme(session, data.scheme_version)
+        if found is None:
+            raise InvalidInput(
+                f"No scoring scheme version {data.scheme_version}",
+                errors=[field_error("scheme_version", "unknown version")],
+            )
+        scheme_row = found
+    background = data.background
+    if background is None:
+        size = await repo.cohort_size_upto(session, period.start, period.end, as_of, INLINE_MAX_REQUESTS + 1)
+        background = size > INLINE_MAX_REQUESTS
+    run = ScoreRun(
+        period=period.text,
+        period_start=period.start,
+        period_end=period.end,
+        as_of=as_of,
+        scheme_version=scheme_row.version,
+        status="queued",
+        mode="queued" if background else "inline",
+        phase="queued",
+        progress=0.0,
+        chunks_total=len([m for m in period.months() if m.start <= as_of]),
+        requested_by=f"{'staff' if principal.is_staff else 'key'}:{principal.id}",
+    )
+    session.add(run)
+    await session.flush()
+    if background:
+        run.job_id = run_job_id(run.id)
+        enqueue_after_commit(session, RUN_TASK, run.id, job_id=run.job_id, queue=LONG_QUEUE)
+    spec = RunSpec(run.id, period, as_of, scheme_row.version, SchemeDocument.model_validate(scheme_row.document))
+    return run, spec
+
+
+async def _load_org(snapshot: AsyncSession) -> OrgData:
+    units = {
+        row.id: UnitInfo(row.id, row.code, row.name, row.level, row.parent_id, row.path)
+        for row in await repo.org_units(snapshot)
+    }
+    members: dict[int, list[tuple[int | None, int | None, str]]] = {}
+    for row in await repo.members(snapshot):
+        members.setdefault(row.staff_id, []).append((row.team_id, row.department_id, row.team_role))
+    return OrgData(
+        units=units,
+        teams={row.id: (row.grid_unit_id, row.name) for row in await repo.teams(snapshot)},
+        departments={
+            row.id: DepartmentInfo(row.id, row.code, row.name, row.scope_unit_id)
+            for row in await repo.departments(snapshot)
+        },
+        members=members,
+    )
+
+
+@dataclass(slots=True)
+class Computed:
+    computation: Computation
+    cohort_size: int
+
+    @property
+    def rows(self) -> list[ResultRow]:
+        return self.computation.rows
+
+
+async def gather(
+    snapshot: AsyncSession, period: Period, as_of: datetime, progress: Progress | None = None
+) -> tuple[Tally, OrgData, Extras]:
+    """Everything a run counts, read in one snapshot: the cohort month by month, then the rest."""
+    await repo.tune_for_aggregation(snapshot)
+    org = await _load_org(snapshot)
+    tally = Tally()
+    months = [m for m in period.months() if m.start <= as_of]
+    with_appeals = await repo.any_appeal_approved(snapshot, as_of)
+    for done, month in enumerate(months, start=1):
+        bounds = await repo.cohort_id_bounds(snapshot, month.start, month.end, as_of)
+        if bounds is not None:
+            rows = await repo.cohort_facts(snapshot, month.start, month.end, as_of, bounds, with_appeals=with_appeals)
+            tally.add_facts(rows)
+        if progress is not None:
+            await progress("aggregating", done, len(months))
+    extras = Extras(
+        appealed=[
+            (row.request_id, row.team_id, row.department_id)
+            for row in await repo.appealed_requests(snapshot, period.start, period.end, as_of)
+        ],
+        assessments={
+            key: (mean.count, mean.total)
+            for key, mean in (await repo.assessments(snapshot, period.text, as_of)).items()
+        },
+        visits=[
+            (row.staff_id, row.org_unit_id, row.kind, int(row.n), int(row.households or 0))
+            for row in await repo.visits(snapshot, period.start, period.end, as_of)
+        ],
+        links=await repo.leader_links(snapshot, as_of),
+    )
+    staff = await repo.staff(snapshot, sorted(staff_ids_needed(tally, org, extras)))
+    extras.staff = {
+        staff_id: StaffInfo(staff_id, row.display_name, row.scope_code, row.path) for staff_id, row in staff.items()
+    }
+    return tally, org, extras
+
+
+async def compute_run(snapshot: AsyncSession, spec: RunSpec, progress: Progress | None = None) -> Computed:
+    """Compute every result of a run from the raw data (nothing is written)."""
+    tally, org, extras = await gather(snapshot, spec.period, spec.as_of, progress)
+    if progress is not None:
+        await progress("computing", len(spec.period.months()), len(spec.period.months()))
+    return Computed(compute(tally, org, extras, spec.scheme, spec.period), tally.cohort)
+
+
+async def store_run(session: AsyncSession, run_id: int, computed: Computed, now: datetime | None = None) -> None:
+    """Write the run's results and mark it done, in the caller's transaction."""
+    await repo.replace_results(session, run_id, [row.as_dict() for row in computed.rows])
+    now = now or datetime.now(UTC)
+    await repo.touch_run(
+        session,
+        run_id,
+        status="done",
+        phase="done",
+        progress=1.0,
+        chunks_done=ScoreRun.chunks_total,
+        cohort_size=computed.cohort_size,
+        results=len(computed.rows),
+        summary=computed.computation.summary,
+        error=None,
+        heartbeat_at=now,
+        finished_at=now,
+    )
+
+
+async def run_inline(session: AsyncSession, snapshot: AsyncSession, run: ScoreRun, spec: RunSpec) -> None:
+    """Compute and store a small run within the request."""
+    now = datetime.now(UTC)
+    run.status, run.phase, run.started_at, run.heartbeat_at = "running", "aggregating", now, now
+    await session.flush()
+    computed = await compute_run(snapshot, spec)
+    await store_run(session, run.id, computed)
+    await session.refresh(run)
+
+
+async def claim_run(session: AsyncSession, run_id: int, now: datetime | None = None) -> RunSpec | None:
+    """Take a queued run (or one whose worker died) for this worker; None when there is nothing to do."""
+    now = now or datetime.now(UTC)
+    run = await session.get(ScoreRun, run_id, with_for_update=True, populate_existing=True)
+    if run is None or run.status == "done":
+        return None
+    if run.status == "running" and run.heartbeat_at is not None and now - run.heartbeat_at < STALE_RUN:
+        return None
+    run.status, run.phase, run.error = "running", "loading", None
+    run.started_at = run.heartbeat_at = now
+    run.chunks_done, run.progress = 0, 0.0
+    period = parse_period(run.period)
+    return RunSpec(run.id, period, run.as_of, run.scheme_version, await _scheme_document(session, run.scheme_version))
+
+
+async def record_progress(session: AsyncSession, run_id: int, phase: str, done: int, total: int) -> None:
+    """Progress of a running run: aggregating the months is most of the work (90%)."""
+    fraction = 0.9 * done / total if total else 0.0
+    if phase != "aggregating":
+        fraction = 0.9 if phase == "computing" else 0.95
+    await repo.touch_run(
+        session,
+        run_id,
+        phase=phase,
+        chunks_done=done,
+        progress=min(fraction, 0.99),
+        heartbeat_at=datetime.now(UTC),
+    )
+
+
+async def fail_run(session: AsyncSession, run_id: int, error: str) -> None:
+    now = datetime.now(UTC)
+    await repo.touch_run(
+        session, run_id, status="failed", phase="failed", error=error[:2000], heartbeat_at=now, finished_at=now
+    )
+
+
+async def get_run(session: AsyncSession, run_id: int) -> ScoreRun:
+    run = await session.get(ScoreRun, run_id)
+    if run is None:
+        raise RunNotFound(f"No score run {run_id}")
+    return run
+
+
+async def list_runs(session: AsyncSession, period: str | None, cursor: str | None, limit: int) -> Page[RunOut]:
+    if period is not None:
+        parse_period(period, ["query", "period"])
+    runs = await repo.runs_page(session, period, decode_cursor(cursor), limit)
+    return Page(items=[run_out(r) for r in runs], next_cursor=next_cursor([r.id for r in runs], limit))
+
+
+async def verify_run(session: AsyncSession, snapshot: AsyncSession, run_id: int) -> VerifyOut:
+    """Recompute a finished run from the raw data at its as_of under its scheme, and compare every value."""
+    run = await get_run(session, run_id)
+    if run.status != "done":
+        raise Conflict(f"Run {run_id} is {run.status}; only a finished run can be verified")
+    spec = RunSpec(
+        run.id,
+        parse_period(run.period),
+        run.as_of,
+        run.scheme_version,
+        await _scheme_document(session, run.scheme_version),
+    )
+    computed = await compute_run(snapshot, spec)
+    stored = {
+        (r.level, r.subject_code): r for r in await repo.results(session, run.id, levels=ALL_LEVELS, scope_path="/")
+    }
+    differences: list[Difference] = []
+    fresh = {(r.level, r.subject_code): r for r in computed.rows}
+    for key in sorted(set(stored) | set(fresh)):
+        level, code = key
+        if key not in stored or key not in fresh:
+            differences.append(
+                Difference(
+                    level=level, code=code, detail="only in the " + ("recomputation" if key in fresh else "stored run")
+                )
+            )
+            continue
+        old, new = stored[key], fresh[key]
+        for name in ("name", "parent_code", "path", "rank", "three_rate_score", "satisfaction_index", "cadre_score"):
+            if getattr(old, name) != getattr(new, name):
+                differences.append(
+                    Difference(
+                        level=level, code=code, detail=f"{name}: {getattr(old, name)!r} ≠ {getattr(new, name)!r}"
+                    )
+                )
+        if old.figures != new.figures:
+            differences.append(
+                Difference(
+                    level=level, code=code, detail=f"figures differ: {_first_difference(old.figures, new.figures)}"
+                )
+            )
+    if run.summary != computed.computation.summary:
+        detail = f"summary differs: {_first_difference(run.summary, computed.computation.summary)}"
+        differences.insert(0, Difference(level="run", code=str(run.id), detail=detail))
+    return VerifyOut(run_id=run.id, matches=not differences, compared=len(fresh), differences=differences[:20])
+
+
+def _first_difference(old: Any, new: Any, path: str = "") -> str:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                return _first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+    return f"{path or 'value'}: {old!r} ≠ {new!r}"
+
+
+# ---- reading scores ------------------------------------------------------------------------------
+
+
+async def _run_for(session: AsyncSession, period: str, run_id: int | None) -> ScoreRun:
+    """The run to read: the one named (finished, of that period), else the period's latest finished run."""
+    parse_period(period, ["query", "period"])
+    if run_id is not None:
+        run = await session.get(ScoreRun, run_id)
+        if run is None or run.period != period or run.status != "done":
+            raise ScoresNotFound(f"No finished score run {run_id} for period {period}")
+        return run
+    latest = await repo.latest_done_run(session, period)
+    if latest is None:
+        raise ScoresNotFound(f"No scores for {period} yet: start a run with POST /v1/scores/runs")
+    return latest
+
+
+def _run_fields(run: ScoreRun) -> dict[str, Any]:
+    return {"run_id": run.id, "period": run.period, "as_of": run.as_of, "scheme_version": run.scheme_version}
+
+
+def formulas(scheme: SchemeDocument) -> dict[str, str]:
+    """How every number of a breakdown is made, with this scheme's weights and points."""
+    w = scheme.three_rate_weights
+    p = scheme.satisfaction_points
+    i = scheme.satisfaction_index_weights
+    return {
+        "response_rate": "accepted by respond_by / (accepted, or respond_by passed), counted for whoever held the "
+        "request when it was accepted or when respond_by passed (a dispatch centre too)",
+        "resolution_rate": "latest evaluation says resolved / requests evaluated (closed as no evaluation: excluded), "
+        "counted for the final lead handling unit",
+        "satisfaction_rate": f"Σ points / requests evaluated; satisfied {p.satisfied:g}, basically satisfied "
+        f"{p.basically_satisfied:g}, dissatisfied {p.dissatisfied:g}",
+        "on_time_resolution_rate": "resolved by resolve_by / (resolved, or resolve_by passed while not suspended)",
+        "reopen_rate": "first evaluation negative (reopened, 重办) / requests with a first evaluation",
+        "return_rate": "dispatches returned / dispatches to the unit (counted against the unit that returned)",
+        "no_evaluation_share": "closed as no evaluation / (evaluated + closed as no evaluation)",
+        "interval": f"Wilson score interval at {scheme.interval.confidence:g} confidence",
+        "shrunk": "(successes + prior mean × strength) / (n + strength); the prior is fitted per level by the "
+        f"method of moments (beta-binomial), or strength {scheme.shrinkage.fallback_strength:g} at the level mean "
+        f"when fewer than {scheme.shrinkage.min_units} units have data",
+        "adjusted": "value − expected + city mean; expected = Σ_c n_c × city rate of category c / n",
+        "three_rate_score": f"100 × ({w.response:g}·response + {w.resolution:g}·resolution + "
+        f"{w.satisfaction:g}·satisfaction) on shrunk rates (raw: on raw rates); weights renormalised over rates present",
+        "satisfaction_index": f"{i.residents:g}·residents + {i.resident_organisations:g}·resident organisations + "
+        f"{i.public_opinion:g}·public opinion; residents = shrunk satisfaction × 100, the others the mean of the "
+        "period's assessments; missing components renormalise the weights",
+        "counts": "Σ of sources: child units, plus the grid team, departments or dispatch centre attached here",
+    }
+
+
+def _breakdown(run: ScoreRun, row: ScoreResult, scheme: SchemeDocument) -> Breakdown:
+    """The stored breakdown, completed with what the run's subjects share: the level's priors and the city's
+    per-category baselines."""
+    stored = row.figures["breakdown"]
+    summary = run.summary or {}
+    baselines = summary.get("baselines", {})
+    categories = [
+        {
+            "category": category,
+            "n": dict(zip(RATE_NAMES, n, strict=True)),
+            "baseline": {rate: baselines.get(rate, {}).get(category) for rate in RATE_NAMES},
+        }
+        for category, n in stored["case_mix_n"].items()
+    ]
+    return Breakdown.model_validate(
+        {
+            "sources": figures.sources(row.figures),
+            "priors": summary.get("priors", {}).get(row.level, {}),
+            "case_mix": {"city_mean": summary.get("city_means", {}), "categories": categories},
+            "appeals": stored["appeals"],
+            "scheme": scheme,
+            "formulas": formulas(scheme),
+        }
+    )
+
+
+def _unit_score(run: ScoreRun, row: ScoreResult, scheme: SchemeDocument) -> UnitScore:
+    return UnitScore.model_validate({**figures.unit(row.figures, scheme), **_run_fields(run)})
+
+
+def _cadre(run: ScoreRun, row: ScoreResult) -> CadreScore:
+    return CadreScore.model_validate({**figures.cadre(row.figures), **_run_fields(run)})
+
+
+async def unit_scores(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    period: str,
+    run_id: int | None,
+    levels: tuple[str, ...],
+    parent_code: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[UnitScore]:
+    run = await _run_for(session, period, run_id)
+    rows = await repo.results(
+        session,
+        run.id,
+        levels=levels,
+        scope_path=principal.scope_path,
+        parent_code=parent_code,
+        after_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    scheme = await _scheme_document(session, run.scheme_version)
+    return Page(
+        items=[_unit_score(run, row, scheme) for row in rows], next_cursor=next_cursor([r.id for r in rows], limit)
+    )
+
+
+async def unit_score(
+    session: AsyncSession, principal: Principal, *, code: str, period: str, run_id: int | None, department: bool
+) -> UnitScoreDetail:
+    """One unit's (or department's) scores with the breakdown that explains them; 404 outside scope."""
+    run = await _run_for(session, period, run_id)
+    levels = ("department",) if department else UNIT_LEVELS
+    row = await repo.result(session, run.id, levels, code)
+    if row is None or not principal.covers(row.path):
+        kind = "department" if department else "unit"
+        raise ScoresNotFound(f"No scores for {kind} {code!r} in {period}")
+    scheme = await _scheme_document(session, run.scheme_version)
+    detail = {**figures.unit(row.figures, scheme), **_run_fields(run), "breakdown": _breakdown(run, row, scheme)}
+    return UnitScoreDetail.model_validate(detail)
+
+
+async def unit_score_rows(
+    session: AsyncSession, principal: Principal, *, period: str, run_id: int | None, levels: tuple[str, ...]
+) -> tuple[ScoreRun, list[UnitScore]]:
+    """Every unit score in scope (CSV export)."""
+    run = await _run_for(session, period, run_id)
+    rows = await repo.results(session, run.id, levels=levels, scope_path=principal.scope_path)
+    scheme = await _scheme_document(session, run.scheme_version)
+    return run, [_unit_score(run, row, scheme) for row in rows]
+
+
+async def cadre_scores(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    period: str,
+    run_id: int | None,
+    kinds: tuple[str, ...],
+    cursor: str | None,
+    limit: int,
+) -> Page[CadreScore]:
+    run = await _run_for(session, period, run_id)
+    rows = await repo.results(
+        session, run.id, levels=kinds, scope_path=principal.scope_path, after_id=decode_cursor(cursor), limit=limit
+    )
+    items = [_cadre(run, row) for row in rows]
+    return Page(items=items, next_cursor=next_cursor([r.id for r in rows], limit))
+
+
+async def cadre_score(
+    session: AsyncSession, principal: Principal, *, staff_id: int, kind: str, period: str, run_id: int | None
+) -> CadreScore:
+    run = await _run_for(session, period, run_id)
+    row = await repo.result(session, run.id, (kind,), str(staff_id))
+    if row is None or not principal.covers(row.path):
+        raise ScoresNotFound(f"No {kind} scores for staff {staff_id} in {period}")
+    return _cadre(run, row)
+
+
+RATE_METRICS = frozenset(
+    {
+        "response_rate",
+        "resolution_rate",
+        "satisfaction_rate",
+        "on_time_resolution_rate",
+        "reopen_rate",
+        "return_rate",
+        "no_evaluation_share",
+    }
+)
+LOWER_IS_BETTER = frozenset({"reopen_rate", "return_rate", "no_evaluation_share"})
+
+
+def _metric_value(row: ScoreResult, metric: str) -> tuple[float | None, int | None]:
+    """A result's value on a ranking metric (rates: the shrunk value, for those with n > 0)."""
+    if metric in RATE_METRICS:
+        n = figures.rate_value(row.figures, metric, "n")
+        if not n:
+            return None, 0
+        return figures.rate_value(row.figures, metric, "shrunk"), int(n)
+    if metric == "cadre_score":
+        return row.cadre_score, None
+    if row.level in CADRE_LEVELS:
+        return (row.three_rate_score if metric == "three_rate_score" else None), None
+    if not has_data(row.figures["counts"]):
+        return None, None
+    return (row.three_rate_score if metric == "three_rate_score" else row.satisfaction_index), None
+
+
+async def rankings(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    period: str,
+    run_id: int | None,
+    level: str,
+    metric: str,
+    limit: int,
+) -> RankingOut:
+    """Rank the level's subjects city-wide on a metric (shrunk values); show those in the caller's scope."""
+    if metric == "cadre_score" and level not in CADRE_LEVELS:
+        raise InvalidInput(
+            "cadre_score ranks handlers and leaders",
+            errors=[field_error(["query", "metric"], "cadre_score needs level handler or leader")],
+        )
+    if level == "leader" and metric != "cadre_score":
+        raise InvalidInput(
+            "Leaders are ranked on cadre_score",
+            errors=[field_error(["query", "metric"], "leaders are ranked on cadre_score")],
+        )
+    run = await _run_for(session, period, run_id)
+    rows = await repo.results(session, run.id, levels=(level,), scope_path="/")
+    values = {row.subject_code: _metric_value(row, metric) for row in rows}
+    descending = metric not in LOWER_IS_BETTER
+    ranks = competition_ranks([(code, value) for code, (value, _) in values.items()], descending=descending)
+    visible = [row for row in rows if row.subject_code in ranks and principal.covers(row.path)]
+    visible.sort(key=lambda r: (ranks[r.subject_code], r.subject_code))
+    items = [
+        RankingItem(
+            rank=ranks[row.subject_code],
+            level=row.level,
+            code=row.subject_code,
+            name=row.name,
+            parent_code=row.parent_code,
+            value=float(values[row.subject_code][0]),  # type: ignore[arg-type]
+            n=values[row.subject_code][1],
+        )
+        for row in visible[:limit]
+    ]
+    return RankingOut(
+        **_run_fields(run),
+        level=level,
+        metric=metric,
+        order="desc" if descending else "asc",
+        ranked=len(ranks),
+        items=items,
+    )
+
+
+# ---- public disclosure (公示) ---------------------------------------------------------------------
+
+
+async def public_units(
+    session: AsyncSession, *, period: str, levels: tuple[str, ...], cursor: str | None, limit: int
+) -> PublicUnitsPage:
+    """The three rates, satisfaction index and rank of units: no names of people, no free text."""
+    run = await _run_for(session, period, None)
+    rows = await repo.results(
+        session, run.id, levels=levels, scope_path="/", after_id=decode_cursor(cursor), limit=limit
+    )
+    items = []
+    for row in rows:
+        items.append(
+            PublicUnitScore(
+                level=row.level,
+                code=row.subject_code,
+                name=row.name,
+                parent_code=row.parent_code,
+                evaluated=int(figures.unpack_counts(row.figures["counts"])["evaluated"]),
+                response_rate=figures.rate_value(row.figures, "response_rate", "value"),
+                resolution_rate=figures.rate_value(row.figures, "resolution_rate", "value"),
+                satisfaction_rate=figures.rate_value(row.figures, "satisfaction_rate", "value"),
+                three_rate_score=row.three_rate_score,
+                satisfaction_index=row.satisfaction_index,
+                rank=row.rank,
+                ranked=int(row.figures["ranked"]),
+            )
+        )
+    return PublicUnitsPage(
+        period=run.period,
+        as_of=run.as_of,
+        scheme_version=run.scheme_version,
+        items=items,
+        next_cursor=next_cursor([r.id for r in rows], limit),
+    )
+
+
+async def public_leader_contacts(session: AsyncSession, *, period: str) -> PublicLeaderContactsPage:
+    """Leaders' contacts by post (职务) and unit, summed over leaders: counts only, never a name."""
+    run = await _run_for(session, period, None)
+    rows = await repo.results(session, run.id, levels=("leader",), scope_path="/")
+    grouped: dict[tuple[str, str, str], PublicLeaderContacts] = {}
+    for row in rows:
+        for link in (row.figures.get("contacts") or {}).get("links", []):
+            key = (link["unit_kind"], link["unit_code"], link["post"])
+            entry = grouped.get(key)
+            if entry is None:
+                entry = grouped[key] = PublicLeaderContacts(
+                    post=link["post"],
+                    unit_kind=link["unit_kind"],
+                    unit_code=link["unit_code"],
+                    unit_name=link["unit_name"],
+                    links=0,
+                    quota=0,
+                    contacts=0,
+                    met=0,
+                )
+            entry.links += 1
+            entry.quota += int(link["quota"])
+            entry.contacts += int(link["contacts"])
+            entry.met += 1 if link["met"] else 0
+    return PublicLeaderContactsPage(
+        period=run.period,
+        as_of=run.as_of,
+        scheme_version=run.scheme_version,
+        items=[grouped[key] for key in sorted(grouped)],
+    )
+
+
+async def cadre_score_rows(
+    session: AsyncSession, principal: Principal, *, period: str, run_id: int | None, kinds: tuple[str, ...]
+) -> list[CadreScore]:
+    """Every cadre score in scope (CSV export)."""
+    run = await _run_for(session, period, run_id)
+    rows = await repo.results(session, run.id, levels=kinds, scope_path=principal.scope_path)
+    return [_cadre(run, row) for row in rows]
+
+
+# Give the after-commit enqueue time to happen before treating a queued run as lost.
+RESEND_GRACE = timedelta(seconds=30)
+
+
+async def runs_to_resend(session: AsyncSession, now: datetime | None = None) -> list[int]:
+    """Queued runs whose job Redis may have lost, and running runs whose worker stopped beating."""
+    now = now or datetime.now(UTC)
+    return await repo.runs_to_resend(session, queued_before=now - RESEND_GRACE, heartbeat_before=now - STALE_RUN)
