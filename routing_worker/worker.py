@@ -70,16 +70,22 @@ class WorkerSettings:
     health_check_interval = 30
 
 
-class LongWorkerSettings(WorkerSettings):
+class LongWorkerSettings:
     """The long queue (score runs, deadline recomputes): `arq routing_worker.worker.LongWorkerSettings`.
 
     Its jobs run for minutes, so they get their own worker: a long job timeout here does not stretch the
-    routing queue's in-progress keys, and a score run never holds a slot that routing needs.
+    routing queue's in-progress keys, and a score run never holds a slot that routing needs. (arq reads
+    a settings class's own attributes only, so nothing here is inherited.)
     """
 
-    cron_jobs: ClassVar[list[Any]] = []
+    functions: ClassVar[list[Any]] = list(TASKS.values())
     queue_name = LONG_QUEUE
+    redis_settings: RedisSettings = redis_settings()
     on_startup = startup
-    job_timeout = 1800
-    max_jobs = 2
+    on_shutdown = shutdown
     poll_delay = 0.5
+    job_timeout = 1800
+    keep_result = 0
+    max_jobs = 2
+    handle_signals = True
+    health_check_interval = 30
