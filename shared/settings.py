@@ -9,6 +9,7 @@ DEV_SECRET = "minqing-dev-secret-change-me-0123456789abcdef"
 # Development-only PII key (32 zero-free bytes); production must configure its own.
 DEV_PII_KEYS = "1:bWlucWluZy1kZXYtcGlpLWtleS0wMTIzNDU2Nzg5YWI="
 DEV_PII_HASH_KEY = "minqing-dev-pii-hash-key"
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 200
     citizen_rate_per_minute: int = 30
+    # Calls per integration API key and minute (OWASP API4); generous: hotline systems submit in bursts.
+    api_key_rate_per_minute: int = 12_000
+    # Login brute force (OWASP API2): failed logins per account and per client address in a window.
+    login_failures_per_user: int = 10
+    login_failures_per_ip: int = 50
+    login_failure_window_seconds: int = 300
 
     # Webhooks (SPEC §8): hosts a webhook may reach even when private (an internal receiver); plain http:// URLs.
     webhook_allowed_hosts: list[str] = []
@@ -54,11 +61,17 @@ class Settings(BaseSettings):
         return value
 
     def check_production(self) -> None:
-        """Refuse to run in production with the development secret."""
+        """Refuse to run in production with development keys, a short secret or wildcard CORS."""
         if self.env != "production":
             return
-        if self.secret_key.get_secret_value() == DEV_SECRET:
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET:
             raise RuntimeError("SECRET_KEY must be set in production")
+        # HS256 tokens can be brute-forced offline from any one token when the key is short.
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise RuntimeError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+        if "*" in self.cors_origins:
+            raise RuntimeError("CORS_ORIGINS must list the allowed origins; '*' is refused in production")
         if self.pii_keys.get_secret_value() == DEV_PII_KEYS or self.pii_hash_key.get_secret_value() == DEV_PII_HASH_KEY:
             raise RuntimeError("PII_KEYS and PII_HASH_KEY must be set in production")
 

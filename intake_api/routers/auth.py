@@ -1,24 +1,73 @@
 """Staff login (OAuth2 password flow) and "who am I"."""
 
+import hashlib
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from intake_api.deps import CurrentPrincipal
 from services.identity import service
 from services.identity.schemas import MeOut, TokenOut
 from shared.deps import SessionDep
+from shared.errors import NotAuthenticated
+from shared.queue import get_queue
+from shared.ratelimit import TooManyRequests
+from shared.settings import get_settings
 from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
 
-@router.post("/auth/token", response_model=TokenOut, responses=problem_responses(401, 422))
-async def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
-    """Log a staff member in; answers a short-lived bearer token (JWT)."""
-    staff = await service.authenticate(session, form.username, form.password)
+def _failure_keys(request: Request, username: str) -> list[tuple[str, int]]:
+    """The failed-login counters this attempt counts against, with their limits: the account and the address."""
+    settings = get_settings()
+    window = int(time.time() // settings.login_failure_window_seconds)
+    account = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    address = request.client.host if request.client else "unknown"
+    return [
+        (f"minqing:login-failures:user:{account}:{window}", settings.login_failures_per_user),
+        (f"minqing:login-failures:ip:{address}:{window}", settings.login_failures_per_ip),
+    ]
+
+
+async def _refuse_when_locked(keys: list[tuple[str, int]]) -> None:
+    redis = await get_queue()
+    counts = await redis.mget([key for key, _ in keys])
+    if any(int(count or 0) >= limit for count, (_, limit) in zip(counts, keys, strict=True)):
+        window = get_settings().login_failure_window_seconds
+        retry = window - int(time.time() % window)
+        raise TooManyRequests("Too many failed logins; retry later", headers={"Retry-After": str(retry)})
+
+
+async def _count_failure(keys: list[tuple[str, int]]) -> None:
+    redis = await get_queue()
+    window = get_settings().login_failure_window_seconds
+    for key, _ in keys:
+        if await redis.incr(key) == 1:
+            await redis.expire(key, window + 1)
+
+
+@router.post("/auth/token", response_model=TokenOut, responses=problem_responses(401, 422, 429))
+async def login(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> TokenOut:
+    """Log a staff member in; answers a short-lived bearer token (JWT). Failed logins are limited."""
+    keys = _failure_keys(request, form.username)
+    await _refuse_when_locked(keys)
+    try:
+        staff = await service.authenticate(session, form.username, form.password)
+    except NotAuthenticated:
+        await _count_failure(keys)
+        raise
     token, expires_in = service.issue_token(staff)
+    # RFC 6749 §5.1: token answers must not be cached.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return TokenOut(access_token=token, expires_in=expires_in)
 
 

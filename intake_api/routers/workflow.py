@@ -24,6 +24,7 @@ from services.handling.schemas import (
     SuspendIn,
 )
 from services.intake import service as intake
+from services.intake.errors import RequestNotFound
 from services.intake.schemas import RequestOut
 from shared.auth import Principal
 from shared.deps import IfMatch, SessionDep
@@ -135,9 +136,13 @@ async def classify(
 async def feedback(
     session: SessionDep, principal: CurrentPrincipal, request_id: RequestId, body: FeedbackIn
 ) -> FeedbackOut:
-    """A follow-up-call agent records the citizen's evaluation (API key with `feedback:create`)."""
+    """A follow-up-call agent records the citizen's evaluation of a request its key submitted (`feedback:create`)."""
     if principal.kind != "integration" or "feedback:create" not in principal.rights:
         raise Forbidden("Feedback is recorded by integrations with the feedback:create right, or by the citizen")
     request = await service.request_for_feedback(session, request_id)
-    status, reopened = await service.record_feedback(session, request, body, intake.owner_of(principal))
+    owner = intake.owner_of(principal)
+    if request.created_by != owner:
+        # Integrations see only what they submitted (API1): another channel's request is as if absent.
+        raise RequestNotFound(f"No request {request_id}")
+    status, reopened = await service.record_feedback(session, request, body, owner)
     return FeedbackOut(request_id=request.id, resolution_no=request.resolution_no, status=status, reopened=reopened)
