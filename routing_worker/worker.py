@@ -64,7 +64,9 @@ class WorkerSettings:
     poll_delay = 0.03
     job_timeout = 20
     keep_result = 0
-    max_jobs = 20
+    # Few jobs at once: a route job also routes the pending requests whose jobs have not started (and drops
+    # those jobs), so fewer concurrent jobs make bigger batches and fewer round trips; crons take slots too.
+    max_jobs = 4
     handle_signals = True
     # `arq --check` (the container health check) reads this heartbeat.
     health_check_interval = 30

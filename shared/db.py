@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -14,10 +15,12 @@ AfterCommit = Callable[[], Awaitable[None]]
 @lru_cache
 def get_engine() -> AsyncEngine:
     settings = get_settings()
+    # Every connection is kept: an overflow connection is closed when returned to a full pool, and
+    # opening one (TCP, an SSL attempt, SQLAlchemy's codec setup) costs more CPU than an intake request.
     return create_async_engine(
         settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        pool_size=settings.db_pool_size + settings.db_max_overflow,
+        max_overflow=0,
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=1800,
     )
@@ -43,6 +46,17 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await run_after_commit(session)
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, for a hot path that skips SQLAlchemy's statement machinery.
+
+    It is the session's own connection: inside the session's transaction when one has begun. Until
+    SQLAlchemy runs a statement none has (BEGIN is sent lazily), and each statement then commits on its own.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

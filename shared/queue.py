@@ -5,6 +5,10 @@ from typing import Any
 
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+from redis.commands.core import AsyncScript
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import after_commit
@@ -14,6 +18,16 @@ DEFAULT_QUEUE = "minqing:default"
 LONG_QUEUE = "minqing:long"
 
 _pool: ArqRedis | None = None
+_enqueue_script: AsyncScript | None = None
+
+# `ArqRedis.enqueue_job`'s check-and-set (WATCH, EXISTS, MULTI/EXEC: three round trips) as one script:
+# the job is stored and queued unless a job or a result with its id already exists.
+_ENQUEUE_LUA = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
 
 
 @lru_cache
@@ -32,10 +46,24 @@ async def get_queue() -> ArqRedis:
 
 
 async def close_queue() -> None:
-    global _pool
+    global _pool, _enqueue_script
     if _pool is not None:
         await _pool.aclose()
         _pool = None
+        _enqueue_script = None
+
+
+async def enqueue(function: str, *args: Any, job_id: str, queue: str = DEFAULT_QUEUE) -> bool:
+    """Enqueue an arq job now, in one round trip; False when a job with this id is queued or done already."""
+    global _enqueue_script
+    pool = await get_queue()
+    if _enqueue_script is None:
+        _enqueue_script = pool.register_script(_ENQUEUE_LUA)
+    now_ms = timestamp_ms()
+    job = serialize_job(function, args, {}, None, now_ms, serializer=pool.job_serializer)
+    keys = [job_key_prefix + job_id, result_key_prefix + job_id, queue]
+    added = await _enqueue_script(keys=keys, args=[pool.expires_extra_ms, job, now_ms, job_id])
+    return bool(added)
 
 
 def enqueue_after_commit(
@@ -48,7 +76,6 @@ def enqueue_after_commit(
     """
 
     async def _enqueue() -> None:
-        pool = await get_queue()
-        await pool.enqueue_job(function, *args, _job_id=job_id, _queue_name=queue)
+        await enqueue(function, *args, job_id=job_id, queue=queue)
 
     after_commit(session, _enqueue)

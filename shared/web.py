@@ -157,23 +157,30 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # The metric children by labels: `labels()` takes a lock and builds a key on every call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        header = (b"x-request-id", request_id.encode())
         token = request_id_var.set(request_id)
-        status_holder = {"status": 500}
+        status = 500
         started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
@@ -183,19 +190,30 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             method = scope.get("method", "")
-            HTTP_REQUESTS.labels(self.service, method, template, str(status_holder["status"])).inc()
-            HTTP_LATENCY.labels(self.service, method, template).observe(elapsed)
-            if template not in ("/healthz", "/metrics"):
+            self._observe(method, template, status, elapsed)
+            if template not in ("/healthz", "/metrics") and logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "request",
                     extra={
                         "method": method,
                         "path": scope.get("path"),
-                        "status": status_holder["status"],
+                        "status": status,
                         "ms": round(elapsed * 1000, 2),
                     },
                 )
             request_id_var.reset(token)
+
+    def _observe(self, method: str, template: str, status: int, elapsed: float) -> None:
+        counter = self._counters.get((method, template, status))
+        if counter is None:
+            counter = self._counters[method, template, status] = HTTP_REQUESTS.labels(
+                self.service, method, template, str(status)
+            )
+        timer = self._timers.get((method, template))
+        if timer is None:
+            timer = self._timers[method, template] = HTTP_LATENCY.labels(self.service, method, template)
+        counter.inc()
+        timer.observe(elapsed)
 
 
 class BodyLimitMiddleware:
@@ -219,14 +237,16 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limit(scope.get("path", ""))
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        too_large = PayloadTooLarge(f"The request body exceeds {limit} bytes")
+        limit = self._limit(scope["path"])
+        declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+                break
         if declared is not None:
             try:
                 if int(declared) > limit:
-                    await _send_problem(scope, receive, send, too_large)
+                    await _send_problem(scope, receive, send, _too_large(limit))
                     return
             except ValueError:
                 pass
@@ -243,7 +263,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _send_problem(scope, receive, send, too_large)
+                await _send_problem(scope, receive, send, _too_large(limit))
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -258,6 +278,10 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _too_large(limit: int) -> AppError:
+    return PayloadTooLarge(f"The request body exceeds {limit} bytes")
 
 
 async def _send_problem(scope: Scope, receive: Receive, send: Send, error: AppError) -> None:

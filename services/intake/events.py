@@ -19,18 +19,66 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-def _hashed_fields(event: RequestEvent) -> dict[str, Any]:
+def _hashed(
+    request_id: int,
+    seq: int,
+    kind: str,
+    actor: str,
+    from_status: str | None,
+    to_status: str | None,
+    note: str | None,
+    public: bool,
+    data: dict[str, Any],
+    occurred_at: datetime,
+) -> dict[str, Any]:
     return {
-        "request_id": event.request_id,
-        "seq": event.seq,
-        "kind": event.kind,
-        "actor": event.actor,
-        "from": event.from_status,
-        "to": event.to_status,
-        "note": event.note,
-        "public": event.public,
-        "data": event.data,
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
+        "request_id": request_id,
+        "seq": seq,
+        "kind": kind,
+        "actor": actor,
+        "from": from_status,
+        "to": to_status,
+        "note": note,
+        "public": public,
+        "data": data,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+    }
+
+
+def _hashed_fields(event: RequestEvent) -> dict[str, Any]:
+    return _hashed(
+        event.request_id,
+        event.seq,
+        event.kind,
+        event.actor,
+        event.from_status,
+        event.to_status,
+        event.note,
+        event.public,
+        event.data,
+        event.occurred_at,
+    )
+
+
+def first_event(
+    request_id: int, kind: str, actor: str, *, to_status: str, data: dict[str, Any], occurred_at: datetime
+) -> dict[str, Any]:
+    """The column values of a request's first event (seq 1, chained to the genesis hash), for a Core insert."""
+    occurred_at = occurred_at.replace(microsecond=0)
+    fields = _hashed(request_id, 1, kind, actor, None, to_status, None, False, data, occurred_at)
+    return {
+        "request_id": request_id,
+        "seq": 1,
+        "kind": kind,
+        "actor": actor,
+        "from_status": None,
+        "to_status": to_status,
+        "note": None,
+        "public": False,
+        "data": data,
+        "occurred_at": occurred_at,
+        "prev_hash": GENESIS,
+        "hash": event_hash(GENESIS, fields),
     }
 
 

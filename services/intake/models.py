@@ -54,8 +54,9 @@ class Request(TimestampMixin, Base):
         Index("ix_requests_phone_received", "citizen_phone_hash", "received_at"),
         Index("ix_requests_status_received", "status", "received_at"),
         Index("ix_requests_received_at", "received_at"),
-        # The duplicate rule's nearby search: category, then a latitude band.
-        Index("ix_requests_category_lat", "category_code", "lat"),
+        # The duplicate rule's nearby search: category, then the box (lat band, lon within it). The lon
+        # column makes this index the planner's choice even on stale statistics (a fast-growing table).
+        Index("ix_requests_category_lat_lon", "category_code", "lat", "lon"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -1,15 +1,42 @@
 """Every query of the intake domain."""
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.duplicates import NEARBY_METRES, NEARBY_WINDOW, SAME_PHONE_WINDOW, bounding_box
+from services.intake.duplicates import NEARBY_METRES, NEARBY_WINDOW, SAME_PHONE_WINDOW, RequestFacts, bounding_box
 from services.intake.models import OPEN_STATUSES, Request, RequestEvent
+from shared.db import driver_connection
+
+# The intake hot path (every `POST /v1/requests`) speaks to asyncpg directly: SQLAlchemy's statement
+# machinery and the unit-of-work flush cost more CPU than all the rest of the request (bench/intake.py).
+# The SQL below names the columns of `models.Request`, `RequestEvent` and `OutboxEntry`.
+
+_STILL_OPEN = ", ".join(f"'{s}'" for s in (*OPEN_STATUSES, "duplicate"))
+_CANDIDATES_SQL = (
+    "SELECT n.new_id, c.* FROM (SELECT nextval('requests_id_seq') AS new_id) n LEFT JOIN LATERAL ("
+    " SELECT id, duplicate_of_id, tracking_no, received_at, category_code, lat, lon, org_unit_id,"
+    " citizen_phone_hash, description FROM requests"
+    f" WHERE status IN ({_STILL_OPEN}) AND received_at <= $1 AND ({{}})"
+    " ORDER BY received_at LIMIT 200) c ON true"
+)
 
 
-async def duplicate_candidates(
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An open request the new one might duplicate."""
+
+    id: int
+    duplicate_of_id: int | None
+    tracking_no: str
+    facts: RequestFacts
+
+
+async def new_request_id_and_candidates(
     session: AsyncSession,
     *,
     received_at: datetime,
@@ -18,32 +45,131 @@ async def duplicate_candidates(
     lon: float | None,
     org_unit_id: int | None,
     phone_hash: str | None,
-) -> list[Request]:
-    """Open requests that might be duplicates: an indexed prefilter; `duplicates.is_duplicate` decides."""
-    still_open = Request.status.in_((*OPEN_STATUSES, "duplicate"))
-    place = None
-    if lat is not None and lon is not None:
-        south, north, west, east = bounding_box(lat, lon, NEARBY_METRES)
-        place = and_(Request.lat.between(south, north), Request.lon.between(west, east))
-    elif org_unit_id is not None:
-        place = and_(Request.lat.is_(None), Request.org_unit_id == org_unit_id)
+) -> tuple[int, list[Candidate]]:
+    """A new request id, and the open requests that might be duplicates (an indexed prefilter;
+    `duplicates.is_duplicate` decides), in one round trip."""
+    args: list[Any] = [received_at]
     clauses = []
-    if place is not None:
-        clauses.append(
-            and_(Request.category_code == category, Request.received_at >= received_at - NEARBY_WINDOW, place)
-        )
+    if lat is not None and lon is not None:
+        args += [category, received_at - NEARBY_WINDOW, *bounding_box(lat, lon, NEARBY_METRES)]
+        clauses.append("category_code = $2 AND received_at >= $3 AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7")
+    elif org_unit_id is not None:
+        args += [category, received_at - NEARBY_WINDOW, org_unit_id]
+        clauses.append("category_code = $2 AND received_at >= $3 AND lat IS NULL AND org_unit_id = $4")
     if phone_hash is not None:
-        clauses.append(
-            and_(Request.citizen_phone_hash == phone_hash, Request.received_at >= received_at - SAME_PHONE_WINDOW)
-        )
+        args += [phone_hash, received_at - SAME_PHONE_WINDOW]
+        clauses.append(f"citizen_phone_hash = ${len(args) - 1} AND received_at >= ${len(args)}")
+    conn = await driver_connection(session)
     if not clauses:
-        return []
-    stmt = select(Request).where(still_open, Request.received_at <= received_at, or_(*clauses))
-    return list(await session.scalars(stmt.order_by(Request.received_at).limit(200)))
+        return int(await conn.fetchval("SELECT nextval('requests_id_seq')")), []
+    rows = await conn.fetch(_CANDIDATES_SQL.format(" OR ".join(f"({c})" for c in clauses)), *args)
+    candidates = [
+        Candidate(
+            r["id"],
+            r["duplicate_of_id"],
+            r["tracking_no"],
+            RequestFacts(
+                r["received_at"],
+                r["category_code"],
+                r["lat"],
+                r["lon"],
+                r["org_unit_id"],
+                r["citizen_phone_hash"],
+                r["description"],
+            ),
+        )
+        for r in rows
+        if r["id"] is not None
+    ]
+    return int(rows[0]["new_id"]), candidates
 
 
-async def tracking_no_taken(session: AsyncSession, tracking_no: str) -> bool:
-    return await session.scalar(select(Request.id).where(Request.tracking_no == tracking_no)) is not None
+_INSERT_REQUEST_SQL = """
+WITH r AS (
+    INSERT INTO requests (
+        id, tracking_no, channel, category_code, description, priority, status, lat, lon, source_lat, source_lon,
+        coord_system, address, org_unit_id, unit_path, citizen_name_enc, citizen_phone_enc, citizen_phone_hash,
+        anonymous, citizen_token_hash, media_urls, external_id, attributes, received_at, respond_by, resolve_by,
+        respond_warn_at, resolve_warn_at, sla_policy_id, duplicate_of_id, visit_id, created_by
+    ) VALUES (
+        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+        $24, $25, $26, $27, $28, $29, $30, $31, $32
+    )
+    ON CONFLICT (tracking_no) DO NOTHING
+    RETURNING id
+), e AS (
+    INSERT INTO request_events (request_id, seq, kind, actor, from_status, to_status, note, public, data, occurred_at,
+                                prev_hash, hash)
+    SELECT r.id, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43 FROM r
+), o AS (
+    INSERT INTO outbox (topic, job_id, request_id, payload) SELECT $44, $45, r.id, $46 FROM r
+)
+SELECT count(*) FROM r
+"""
+
+_REQUEST_COLUMNS = (
+    "id",
+    "tracking_no",
+    "channel",
+    "category_code",
+    "description",
+    "priority",
+    "status",
+    "lat",
+    "lon",
+    "source_lat",
+    "source_lon",
+    "coord_system",
+    "address",
+    "org_unit_id",
+    "unit_path",
+    "citizen_name_enc",
+    "citizen_phone_enc",
+    "citizen_phone_hash",
+    "anonymous",
+    "citizen_token_hash",
+    "media_urls",
+    "external_id",
+    "attributes",
+    "received_at",
+    "respond_by",
+    "resolve_by",
+    "respond_warn_at",
+    "resolve_warn_at",
+    "sla_policy_id",
+    "duplicate_of_id",
+    "visit_id",
+    "created_by",
+)
+_EVENT_COLUMNS = (
+    "seq",
+    "kind",
+    "actor",
+    "from_status",
+    "to_status",
+    "note",
+    "public",
+    "data",
+    "occurred_at",
+    "prev_hash",
+    "hash",
+)
+
+
+async def insert_new_request(
+    session: AsyncSession, request: dict[str, Any], event: dict[str, Any], outbox: dict[str, Any]
+) -> bool:
+    """Insert the request, its first event and its outbox entry in one statement (so atomic even
+    outside a transaction); False, and nothing written, when the tracking number is taken."""
+    conn = await driver_connection(session)
+    args = [request[c] for c in _REQUEST_COLUMNS]
+    args[_REQUEST_COLUMNS.index("attributes")] = json.dumps(request["attributes"])
+    event_args = [event[c] for c in _EVENT_COLUMNS]
+    event_args[_EVENT_COLUMNS.index("data")] = json.dumps(event["data"])
+    inserted = await conn.fetchval(
+        _INSERT_REQUEST_SQL, *args, *event_args, outbox["topic"], outbox["job_id"], json.dumps(outbox["payload"])
+    )
+    return bool(inserted)
 
 
 async def by_tracking_no(session: AsyncSession, tracking_no: str) -> Request | None:

@@ -4,11 +4,11 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.intake.phones import normalise_phone
 from services.org.schemas import CATEGORY_CODE_RE, Code
-from shared.schemas import LocalDateTime, SafeText
+from shared.schemas import LocalDateTime
 
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
 Priority = Literal["emergency", "high", "normal"]
@@ -20,10 +20,19 @@ MAX_MEDIA_URLS = 10
 _URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
 
 
+# Control characters but tab and newlines (NUL above all: PostgreSQL cannot store it).
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _no_control_chars(value: str) -> str:
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value) or "\x7f" in value:
+    if _CONTROL_CHARS.search(value):
         raise ValueError("control characters are not allowed")
     return value
+
+
+# `shared.schemas.SafeText`, checked with one regex scan instead of a Python loop per character
+# (intake validates every request's texts).
+SafeText = Annotated[str, AfterValidator(_no_control_chars)]
 
 
 class Location(BaseModel):

@@ -7,14 +7,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handling.changes import schedule_routing
+from services.handling.changes import ROUTE_TASK, route_job_id
 from services.intake import idempotency
 from services.intake import repository as repo
 from services.intake.attributes import check_attributes
 from services.intake.coords import to_wgs84
 from services.intake.duplicates import RequestFacts, first_duplicate
 from services.intake.errors import ChannelNotAllowed, RequestNotFound
-from services.intake.events import append_event, verify_chain
+from services.intake.events import append_event, first_event, verify_chain
 from services.intake.models import Assessment, Request, Visit
 from services.intake.phones import last4, mask_name, mask_phone
 from services.intake.schemas import (
@@ -51,6 +51,7 @@ from shared.auth import Principal
 from shared.crypto import field_cipher, keyed_hash
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
+from shared.queue import enqueue_after_commit
 
 CREATOR_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler"})
 READER_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler", "supervisor", "auditor"})
@@ -163,77 +164,68 @@ async def _create(
     cipher = field_cipher()
     phone = data.citizen.phone
     phone_hash = keyed_hash(phone) if phone else None
-    candidates = await repo.duplicate_candidates(
+    unit_id = place.unit.id if place.unit else None
+    request_id, candidates = await repo.new_request_id_and_candidates(
         session,
         received_at=received_at,
         category=category.code,
         lat=place.lat,
         lon=place.lon,
-        org_unit_id=place.unit.id if place.unit else None,
+        org_unit_id=unit_id,
         phone_hash=phone_hash,
     )
-    new_facts = RequestFacts(
-        received_at,
-        category.code,
-        place.lat,
-        place.lon,
-        place.unit.id if place.unit else None,
-        phone_hash,
-        data.description,
-    )
-    match = first_duplicate(new_facts, [(c.id, _facts(c)) for c in candidates])
-    duplicate_of = next((c for c in candidates if c.id == match), None)
-    if duplicate_of is not None and duplicate_of.duplicate_of_id is not None:
-        duplicate_of = await session.get(Request, duplicate_of.duplicate_of_id)
+    new_facts = RequestFacts(received_at, category.code, place.lat, place.lon, unit_id, phone_hash, data.description)
+    match = first_duplicate(new_facts, [(c.id, c.facts) for c in candidates])
+    duplicate_of = next((RequestRef(id=c.id, tracking_no=c.tracking_no) for c in candidates if c.id == match), None)
+    original_id = next((c.duplicate_of_id for c in candidates if c.id == match), None)
+    if original_id is not None:
+        # A duplicate of a duplicate is linked to the original.
+        original = await session.get(Request, original_id)
+        if original is not None:
+            duplicate_of = RequestRef(id=original.id, tracking_no=original.tracking_no)
 
-    tracking_no = new_tracking_no(received_at.astimezone(SHANGHAI))
-    while await repo.tracking_no_taken(session, tracking_no):
-        tracking_no = new_tracking_no(received_at.astimezone(SHANGHAI))
     token = new_citizen_token()
     status = "duplicate" if duplicate_of is not None else "received"
-    request = Request(
-        tracking_no=tracking_no,
-        channel=data.channel,
-        category_code=category.code,
-        description=data.description,
-        priority=priority,
-        status=status,
-        lat=place.lat,
-        lon=place.lon,
-        source_lat=data.location.lat,
-        source_lon=data.location.lon,
-        coord_system=data.location.coord_system if data.location.lat is not None else None,
-        address=data.location.address,
-        org_unit_id=place.unit.id if place.unit else None,
-        unit_path=place.unit.path if place.unit else await org_repo.root_path(session),
-        citizen_name_enc=cipher.encrypt(data.citizen.name) if data.citizen.name else None,
-        citizen_phone_enc=cipher.encrypt(phone) if phone else None,
-        citizen_phone_hash=phone_hash,
-        anonymous=data.citizen.anonymous,
-        citizen_token_hash=hash_citizen_token(token),
-        media_urls=data.media_urls,
-        external_id=data.external_id,
-        attributes=data.attributes,
-        received_at=received_at,
-        respond_by=due.respond_by,
-        resolve_by=due.resolve_by,
-        respond_warn_at=due.respond_warn_at,
-        resolve_warn_at=due.resolve_warn_at,
-        sla_policy_id=terms.id,
-        duplicate_of_id=duplicate_of.id if duplicate_of else None,
-        visit_id=visit_id,
-        created_by=owner_of(principal),
-    )
-    session.add(request)
-    await session.flush()
-    await append_event(
-        session,
-        request.id,
+    actor = owner_of(principal)
+    row: dict[str, Any] = {
+        "id": request_id,
+        "channel": data.channel,
+        "category_code": category.code,
+        "description": data.description,
+        "priority": priority,
+        "status": status,
+        "lat": place.lat,
+        "lon": place.lon,
+        "source_lat": data.location.lat,
+        "source_lon": data.location.lon,
+        "coord_system": data.location.coord_system if data.location.lat is not None else None,
+        "address": data.location.address,
+        "org_unit_id": unit_id,
+        "unit_path": place.unit.path if place.unit else await org_repo.root_path(session),
+        "citizen_name_enc": cipher.encrypt(data.citizen.name) if data.citizen.name else None,
+        "citizen_phone_enc": cipher.encrypt(phone) if phone else None,
+        "citizen_phone_hash": phone_hash,
+        "anonymous": data.citizen.anonymous,
+        "citizen_token_hash": hash_citizen_token(token),
+        "media_urls": data.media_urls,
+        "external_id": data.external_id,
+        "attributes": data.attributes,
+        "received_at": received_at,
+        "respond_by": due.respond_by,
+        "resolve_by": due.resolve_by,
+        "respond_warn_at": due.respond_warn_at,
+        "resolve_warn_at": due.resolve_warn_at,
+        "sla_policy_id": terms.id,
+        "duplicate_of_id": duplicate_of.id if duplicate_of else None,
+        "visit_id": visit_id,
+        "created_by": actor,
+    }
+    event = first_event(
+        request_id,
         "received",
-        owner_of(principal),
+        actor,
         to_status=status,
         occurred_at=received_at,
-        first=True,
         data={
             "channel": data.channel,
             "priority": priority,
@@ -241,38 +233,35 @@ async def _create(
             "duplicate_of": duplicate_of.id if duplicate_of else None,
         },
     )
-    schedule_routing(session, request)
+    # A new request is version 1; the outbox entry and the job after commit hand it to routing.
+    job_id = route_job_id(request_id, 1)
+    outbox = {"topic": "route", "job_id": job_id, "payload": {"version": 1}}
+    tracking_no = ""
+    inserted = False
+    while not inserted:
+        # The unique tracking number decides: a clash (rare: 10^8 a day) just draws again.
+        tracking_no = new_tracking_no(received_at.astimezone(SHANGHAI))
+        inserted = await repo.insert_new_request(session, {**row, "tracking_no": tracking_no}, event, outbox)
+    enqueue_after_commit(session, ROUTE_TASK, request_id, 1, job_id=job_id)
     return RequestCreated(
-        id=request.id,
+        id=request_id,
         tracking_no=tracking_no,
         status=status,
         category=category.code,
         priority=priority,
         received_at=received_at,
         due=Due(respond_by=due.respond_by, resolve_by=due.resolve_by),
-        duplicate_of=RequestRef(id=duplicate_of.id, tracking_no=duplicate_of.tracking_no) if duplicate_of else None,
+        duplicate_of=duplicate_of,
         citizen_token=token,
-        links=_links(request),
+        links=_links(request_id, tracking_no),
     )
 
 
-def _facts(request: Request) -> RequestFacts:
-    return RequestFacts(
-        request.received_at,
-        request.category_code,
-        request.lat,
-        request.lon,
-        request.org_unit_id,
-        request.citizen_phone_hash,
-        request.description,
-    )
-
-
-def _links(request: Request) -> dict[str, str]:
+def _links(request_id: int, tracking_no: str) -> dict[str, str]:
     return {
-        "self": f"/v1/requests/{request.id}",
-        "events": f"/v1/requests/{request.id}/events",
-        "track": f"/v1/track/{request.tracking_no}",
+        "self": f"/v1/requests/{request_id}",
+        "events": f"/v1/requests/{request_id}/events",
+        "track": f"/v1/track/{tracking_no}",
     }
 
 
@@ -346,7 +335,7 @@ async def request_out(
             handler_id=request.handler_id,
         ),
         version=request.version,
-        links=_links(request),
+        links=_links(request.id, request.tracking_no),
     )
 
 

@@ -1,7 +1,8 @@
-"""What routing keeps in memory: the grid index, unit names and paths, and the matrix rules.
+"""What routing keeps in memory: the grid index, unit names and paths, the matrix rules, and which
+categories are key-group ones.
 
-Rebuilt when the grid map or the rules change: a cheap stamp query (counts and last update
-times) runs at most every CHECK_SECONDS, so an edit reaches every worker within seconds.
+Rebuilt when the grid map, the rules or the categories change: a cheap stamp query (counts and last
+update times) runs at most every CHECK_SECONDS, so an edit reaches every worker within seconds.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.org.models import OrgUnit, ResponsibilityRule
+from services.org.models import Category, OrgUnit, ResponsibilityRule
 from services.routing.grid_index import GridIndex, GridRecord
 from services.routing.locate import NamedUnit
 from services.routing.matrix import Rule
@@ -28,6 +29,8 @@ class GeoData:
     named: list[NamedUnit]
     rules: list[Rule]
     root_path: str
+    unit_ids: dict[str, int]  # by unit code
+    key_groups: frozenset[str]  # codes of the key-group categories (重点人群)
 
 
 _current: GeoData | None = None
@@ -51,13 +54,16 @@ def forget() -> None:
 
 
 async def _stamp(session: AsyncSession) -> tuple[object, ...]:
-    units = (await session.execute(select(func.count(), func.max(OrgUnit.updated_at)).select_from(OrgUnit))).one()
-    rules = (
-        await session.execute(
-            select(func.count(), func.max(ResponsibilityRule.updated_at)).select_from(ResponsibilityRule)
+    # One round trip for the three tables.
+    columns = [
+        subquery
+        for table in (OrgUnit, ResponsibilityRule, Category)
+        for subquery in (
+            select(func.count()).select_from(table).scalar_subquery(),
+            select(func.max(table.updated_at)).scalar_subquery(),
         )
-    ).one()
-    return (units[0], units[1], rules[0], rules[1])
+    ]
+    return tuple((await session.execute(select(*columns))).one())
 
 
 def _fresh() -> GeoData | None:
@@ -85,6 +91,7 @@ async def geodata(session: AsyncSession) -> GeoData:
 async def _build(session: AsyncSession, stamp: tuple[object, ...]) -> GeoData:
     rows = (await session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.path, OrgUnit.level))).all()
     units = {r.id: NamedUnit(r.id, r.name, r.path, r.level) for r in rows}
+    key_groups = frozenset(await session.scalars(select(Category.code).where(Category.key_group.is_(True))))
     grids = (
         await session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.geometry).where(OrgUnit.level == "grid"))
     ).all()
@@ -106,7 +113,16 @@ async def _build(session: AsyncSession, stamp: tuple[object, ...]) -> GeoData:
         for r, path in rule_rows
     ]
     roots = [u.path for u in units.values() if u.level == "city"]
-    return GeoData(stamp, index, units, list(units.values()), rules, roots[0] if roots else "/")
+    return GeoData(
+        stamp,
+        index,
+        units,
+        list(units.values()),
+        rules,
+        roots[0] if roots else "/",
+        {r.code: r.id for r in rows},
+        key_groups,
+    )
 
 
 def district_path(path: str) -> str:

@@ -1,15 +1,22 @@
-"""Routing: locate the request, match the responsibility matrix, pick the handler, commit one decision."""
+"""Routing: locate the request, match the responsibility matrix, pick the handler, commit one decision.
+
+A route job routes its own request and, in the same transaction, up to `extra` other requests whose
+routing is pending (taken with SKIP LOCKED: two workers never take the same one). One worker's rate is
+bounded by round trips and per-job overhead, not by the rules, so the decisions of a batch are read and
+written with a handful of set-based statements; each stays exactly-once through the request's row lock
+and version, and the outbox entries are marked done in the same transaction.
+"""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handling.changes import record_change
+from services.handling.changes import ChangeBatch
 from services.intake.models import OPEN_STATUSES, OutboxEntry, Request
-from services.org.models import Category, Member, OrgUnit, Team
+from services.org.models import Member, Team
 from services.routing.geodata import GeoData, district_path, geodata
 from services.routing.locate import match_address
 from services.routing.matrix import choose_rule
@@ -33,28 +40,74 @@ class Decision:
     reason: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Routed:
+    """What one routing transaction did."""
+
+    decision: Decision | None  # for the job's own request; None: nothing to do
+    routed: int  # decisions committed, the job's own included
+    done_job_ids: list[str]  # other route jobs whose work this transaction did: they have nothing left to do
+
+
 async def route_request(session: AsyncSession, request_id: int, version: int) -> Decision | None:
     """Route one version of a request, exactly once: the row lock and the version make a rerun a no-op."""
+    return (await route_batch(session, request_id, version, extra=0)).decision
+
+
+async def route_batch(session: AsyncSession, request_id: int, version: int, *, extra: int) -> Routed:
+    """Route one version of a request and up to `extra` other pending requests, each exactly once."""
     request = await session.get(Request, request_id, with_for_update=True, populate_existing=True)
-    await _mark_outbox_done(session, request_id, version)
-    if request is None or request.version != version or request.status not in ("received", "duplicate"):
-        return None
-    if request.status == "duplicate":
-        return await _route_duplicate(session, request)
-    data = await geodata(session)
-    decision = await _decide(session, request, data)
-    await _apply(session, request, decision)
-    await _follow_duplicates(session, request)
-    return decision
+    due = request is not None and request.version == version and request.status in ("received", "duplicate")
+    if request is None or request.status == "duplicate":
+        # A duplicate copies (or waits for) its original and takes no other lock, so it batches nothing:
+        # a batch following duplicates may wait for this job, and this job then never waits for a batch.
+        await _mark_outbox_done(session, [(request_id, version)])
+        decision = await _route_duplicate(session, request) if request is not None and due else None
+        return Routed(decision, int(decision is not None), [])
+    others = await _claim_pending(session, request_id, extra) if extra > 0 else []
+    marked = await _mark_outbox_done(session, [(request_id, version), *((r.id, r.version) for r in others)])
+    pending = {(rid, v) for rid, _, v in marked}
+    batch = ([request] if due else []) + [r for r in others if (r.id, r.version) in pending]
+    decisions = await _route_all(session, batch)
+    return Routed(decisions.get(request_id), len(decisions), [job for rid, job, _ in marked if rid != request_id])
 
 
-async def _mark_outbox_done(session: AsyncSession, request_id: int, version: int) -> None:
-    await session.execute(
-        update(OutboxEntry)
-        .where(OutboxEntry.request_id == request_id, OutboxEntry.topic == "route", OutboxEntry.processed_at.is_(None))
-        .where(OutboxEntry.payload["version"].as_integer() <= version)
-        .values(processed_at=datetime.now(UTC))
+async def _claim_pending(session: AsyncSession, own_id: int, limit: int) -> list[Request]:
+    """Lock up to `limit` other received requests with pending route work, oldest entry first, skipping
+    those another transaction holds (their own jobs, or other batches, have them)."""
+    stmt = (
+        select(Request)
+        .join(OutboxEntry, OutboxEntry.request_id == Request.id)
+        .where(
+            OutboxEntry.processed_at.is_(None),
+            OutboxEntry.topic == "route",
+            Request.status == "received",
+            Request.id != own_id,
+        )
+        .order_by(OutboxEntry.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Request)
     )
+    # A request with two pending entries comes back twice.
+    return list({r.id: r for r in await session.scalars(stmt)}.values())
+
+
+# Core text: one statement marks the route entries of many (request, version) pairs and says which it marked.
+_MARK_DONE = text(
+    """
+    UPDATE outbox SET processed_at = now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:versions AS integer[])) AS due(request_id, version)
+    WHERE outbox.request_id = due.request_id AND outbox.topic = 'route' AND outbox.processed_at IS NULL
+      AND CAST(outbox.payload ->> 'version' AS integer) <= due.version
+    RETURNING outbox.request_id, outbox.job_id, CAST(outbox.payload ->> 'version' AS integer)
+    """
+)
+
+
+async def _mark_outbox_done(session: AsyncSession, due: list[tuple[int, int]]) -> list[tuple[int, str, int]]:
+    """Close the route entries up to each version; (request id, job id, version) of those closed now."""
+    rows = await session.execute(_MARK_DONE, {"ids": [d[0] for d in due], "versions": [d[1] for d in due]})
+    return [(r[0], r[1], r[2]) for r in rows.all()]
 
 
 def _locate(request: Request, data: GeoData) -> tuple[int | None, str, str]:
@@ -72,24 +125,25 @@ def _locate(request: Request, data: GeoData) -> tuple[int | None, str, str]:
     return None, data.root_path, "none"
 
 
-async def _decide(session: AsyncSession, request: Request, data: GeoData) -> Decision:
+def _plan(request: Request, data: GeoData) -> tuple[Decision, int | None]:
+    """The decision the rules give on their own, and for a grid-team rule the grid whose team completes it."""
     unit_id, path, method = _locate(request, data)
     reason: dict[str, Any] = {"located_by": method, "unit_path": path}
     dispatch = Decision("needs_dispatch", unit_id, district_path(path), reason=reason)
     if request.category_code == "unknown":
         reason["why"] = "unclassified: a dispatcher classifies it"
-        return dispatch
+        return dispatch, None
     if method == "none":
         reason["why"] = "no location: the dispatch centre locates it"
-        return dispatch
+        return dispatch, None
     rule = choose_rule(data.rules, request.category_code, path)
     if rule is None:
         reason["why"] = "no responsibility rule matches"
-        return dispatch
+        return dispatch, None
     reason["rule_id"] = rule.id
     dispatch.rule_id = rule.id
     if rule.handler_kind in ("department", "joint"):
-        return Decision(
+        department = Decision(
             "assigned",
             unit_id,
             path,
@@ -98,117 +152,263 @@ async def _decide(session: AsyncSession, request: Request, data: GeoData) -> Dec
             rule_id=rule.id,
             reason={**reason, "queue": "department"},
         )
+        return department, None
     # A grid team handles it: the request must be located in a grid that has a team.
     unit = data.units.get(unit_id) if unit_id is not None else None
     if unit is None or unit.level != "grid":
         reason["why"] = "a grid team rule, but the request is not located in a grid"
-        return dispatch
-    team = await session.scalar(select(Team).where(Team.grid_unit_id == unit.id).with_for_update())
-    if team is None:
-        reason["why"] = "the grid has no team"
-        return dispatch
-    candidates = await _candidates(session, team.id)
-    excluded = await _returned_handlers(session, request.id)
-    handler = choose_member(candidates, team.last_assigned_staff_id, excluded)
-    reason["candidates"] = [
-        {"staff_id": c.staff_id, "on_duty": c.on_duty, "open": c.open_assignments} for c in candidates
-    ]
-    reason["excluded"] = sorted(excluded)
-    reason["queue"] = "handler" if handler is not None else "team"
-    if handler is not None:
-        team.last_assigned_staff_id = handler
-    return Decision("assigned", unit_id, path, team_id=team.id, handler_id=handler, rule_id=rule.id, reason=reason)
+        return dispatch, None
+    return dispatch, unit.id
 
 
-async def _candidates(session: AsyncSession, team_id: int) -> list[Candidate]:
-    members = (await session.execute(select(Member.staff_id, Member.on_duty).where(Member.team_id == team_id))).all()
-    ids = [m.staff_id for m in members]
-    loads: dict[int, int] = {}
-    if ids:
+@dataclass(slots=True)
+class _Teams:
+    """The locked teams of a batch's grids, their members, and their members' open load (kept current)."""
+
+    by_grid: dict[int, Team]
+    members: dict[int, list[tuple[int, bool]]]
+    loads: dict[int, int]
+    returned: dict[int, frozenset[int]]  # request id -> handlers that returned it
+    moved: dict[int, Team] = field(default_factory=dict)  # teams whose round robin moved on
+
+    async def write(self, session: AsyncSession) -> None:
+        """The round robin's new positions in one executemany (the teams leave the session, as the requests do)."""
+        if self.moved:
+            await session.execute(
+                _UPDATE_ROUND_ROBIN,
+                [{"b_id": t.id, "last_assigned_staff_id": t.last_assigned_staff_id} for t in self.moved.values()],
+            )
+        for team in self.by_grid.values():
+            session.expunge(team)
+
+    def choose(self, request: Request, planned: Decision, grid_id: int) -> Decision:
+        team = self.by_grid.get(grid_id)
+        reason = planned.reason
+        if team is None:
+            reason["why"] = "the grid has no team"
+            return planned
+        candidates = [Candidate(s, on_duty, self.loads.get(s, 0)) for s, on_duty in self.members.get(team.id, [])]
+        excluded = self.returned.get(request.id, frozenset())
+        handler = choose_member(candidates, team.last_assigned_staff_id, excluded)
+        reason["candidates"] = [
+            {"staff_id": c.staff_id, "on_duty": c.on_duty, "open": c.open_assignments} for c in candidates
+        ]
+        reason["excluded"] = sorted(excluded)
+        reason["queue"] = "handler" if handler is not None else "team"
+        if handler is not None:
+            team.last_assigned_staff_id = handler
+            self.loads[handler] = self.loads.get(handler, 0) + 1
+            self.moved[team.id] = team
+        path = reason["unit_path"]
+        return Decision(
+            "assigned",
+            planned.unit_id,
+            path,
+            team_id=team.id,
+            handler_id=handler,
+            rule_id=planned.rule_id,
+            reason=reason,
+        )
+
+
+async def _teams(session: AsyncSession, grid_ids: set[int], returned_ids: list[int]) -> _Teams:
+    if not grid_ids:
+        return _Teams({}, {}, {}, {})
+    # Locked in id order in one statement, so two batches wanting the same teams never deadlock.
+    teams = list(
+        await session.scalars(
+            select(Team).where(Team.grid_unit_id.in_(grid_ids)).order_by(Team.id).with_for_update(of=Team)
+        )
+    )
+    members: dict[int, list[tuple[int, bool]]] = {}
+    if teams:
         rows = await session.execute(
+            select(Member.team_id, Member.staff_id, Member.on_duty)
+            .where(Member.team_id.in_([t.id for t in teams]))
+            .order_by(Member.id)
+        )
+        for member in rows.all():
+            if member.team_id is not None:
+                members.setdefault(member.team_id, []).append((member.staff_id, member.on_duty))
+    staff = sorted({s for ms in members.values() for s, _ in ms})
+    loads: dict[int, int] = {}
+    if staff:
+        # Read after the teams are locked: every earlier decision for these teams is committed and counted.
+        counts = await session.execute(
             select(Request.handler_id, func.count())
-            .where(Request.handler_id.in_(ids), Request.status.in_(LOADED_STATUSES))
+            .where(Request.handler_id.in_(staff), Request.status.in_(LOADED_STATUSES))
             .group_by(Request.handler_id)
         )
-        loads = {handler: count for handler, count in rows.all() if handler is not None}
-    return [Candidate(m.staff_id, m.on_duty, loads.get(m.staff_id, 0)) for m in members]
-
-
-async def _returned_handlers(session: AsyncSession, request_id: int) -> frozenset[int]:
-    rows = await session.scalars(
-        select(Assignment.handler_id).where(
-            Assignment.request_id == request_id, Assignment.end_reason == "returned", Assignment.handler_id.is_not(None)
+        loads = {handler: count for handler, count in counts.all() if handler is not None}
+    returned: dict[int, frozenset[int]] = {}
+    if returned_ids:
+        returns = await session.execute(
+            select(Assignment.request_id, Assignment.handler_id).where(
+                Assignment.request_id.in_(returned_ids),
+                Assignment.end_reason == "returned",
+                Assignment.handler_id.is_not(None),
+            )
         )
-    )
-    return frozenset(h for h in rows if h is not None)
+        by_request: dict[int, set[int]] = {}
+        for request_id, handler_id in returns.all():
+            if handler_id is not None:
+                by_request.setdefault(request_id, set()).add(handler_id)
+        returned = {k: frozenset(v) for k, v in by_request.items()}
+    return _Teams({t.grid_unit_id: t for t in teams}, members, loads, returned)
 
 
-async def _apply(session: AsyncSession, request: Request, decision: Decision) -> None:
-    request.routing_no += 1
-    await end_active_assignment(session, request.id, "rerouted")
-    session.add(
-        Assignment(
-            request_id=request.id,
-            routing_no=request.routing_no,
-            outcome=decision.outcome,
-            team_id=decision.team_id,
-            department_id=decision.department_id,
-            co_department_ids=decision.co_department_ids,
-            handler_id=decision.handler_id,
-            unit_id=decision.unit_id,
-            rule_id=decision.rule_id,
-            reason=decision.reason,
+# What routing changes on a request (`status` and `version` through ChangeBatch.record).
+_ROUTED = (
+    "status",
+    "version",
+    "routing_no",
+    "lead_team_id",
+    "lead_department_id",
+    "co_department_ids",
+    "handler_id",
+    "unit_path",
+    "org_unit_id",
+    "closed_at",
+    "close_reason",
+)
+_requests = cast(Table, Request.__table__)
+_teams_table = cast(Table, Team.__table__)
+_UPDATE_ROUTED = update(_requests).where(_requests.c.id == bindparam("b_id")).values({c: bindparam(c) for c in _ROUTED})
+_UPDATE_ROUND_ROBIN = (
+    update(_teams_table)
+    .where(_teams_table.c.id == bindparam("b_id"))
+    .values(last_assigned_staff_id=bindparam("last_assigned_staff_id"))
+)
+
+
+@dataclass(slots=True)
+class _Writes:
+    """A transaction's routing writes, sent together by `flush`."""
+
+    ended: list[int] = field(default_factory=list)  # requests whose active assignment ends (rerouted)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    changes: ChangeBatch = field(default_factory=ChangeBatch)
+
+    def assign(self, request: Request, decision: Decision) -> None:
+        if request.routing_no > 0:
+            self.ended.append(request.id)
+        request.routing_no += 1
+        self.assignments.append(
+            {
+                "request_id": request.id,
+                "routing_no": request.routing_no,
+                "outcome": decision.outcome,
+                "team_id": decision.team_id,
+                "department_id": decision.department_id,
+                "co_department_ids": decision.co_department_ids,
+                "handler_id": decision.handler_id,
+                "unit_id": decision.unit_id,
+                "rule_id": decision.rule_id,
+                "reason": decision.reason,
+            }
         )
+        request.lead_team_id = decision.team_id
+        request.lead_department_id = decision.department_id
+        request.co_department_ids = decision.co_department_ids
+        request.handler_id = decision.handler_id
+        request.unit_path = decision.unit_path
+
+    async def flush(self, session: AsyncSession) -> None:
+        requests = list({id(r): r for r in self.changes.requests}.values())
+        if requests:
+            # One executemany for the routed requests: the unit of work would send one UPDATE per request
+            # (its `updated_at = now()` keeps it from batching them), so they leave the session instead.
+            await session.execute(
+                _UPDATE_ROUTED, [{"b_id": r.id, **{c: getattr(r, c) for c in _ROUTED}} for r in requests]
+            )
+            for request in requests:
+                session.expunge(request)
+        if self.ended:
+            await _end_active(session, self.ended, "rerouted")
+        if self.assignments:
+            # render_nulls: every row has the same columns, so the rows go out in one executemany.
+            await session.execute(insert(Assignment).execution_options(render_nulls=True), self.assignments)
+        await self.changes.write(session)
+
+
+async def _route_all(session: AsyncSession, requests: list[Request]) -> dict[int, Decision]:
+    """Decide and record the routing of locked `received` requests; their duplicates follow them."""
+    if not requests:
+        return {}
+    data = await geodata(session)
+    plans = [_plan(r, data) for r in requests]
+    teams = await _teams(
+        session, {grid for _, grid in plans if grid is not None}, [r.id for r in requests if r.return_count > 0]
     )
-    request.lead_team_id = decision.team_id
-    request.lead_department_id = decision.department_id
-    request.co_department_ids = decision.co_department_ids
-    request.handler_id = decision.handler_id
-    request.unit_path = decision.unit_path
-    if decision.unit_id is not None:
-        request.org_unit_id = decision.unit_id
-    await record_change(
-        session,
-        request,
-        "routed" if decision.outcome == "assigned" else "needs_dispatch",
-        ROUTER,
-        to_status=decision.outcome,
-        data={**decision.reason, "routing_no": request.routing_no, "handler_id": decision.handler_id},
-    )
-    if await _is_key_group(session, request.category_code):
-        await _notify_leaders(session, request, decision)
+    writes = _Writes()
+    decisions: dict[int, Decision] = {}
+    for request, (planned, grid) in zip(requests, plans, strict=True):
+        decision = teams.choose(request, planned, grid) if grid is not None else planned
+        decisions[request.id] = decision
+        writes.assign(request, decision)
+        if decision.unit_id is not None:
+            request.org_unit_id = decision.unit_id
+        writes.changes.record(
+            request,
+            "routed" if decision.outcome == "assigned" else "needs_dispatch",
+            ROUTER,
+            to_status=decision.outcome,
+            data={**decision.reason, "routing_no": request.routing_no, "handler_id": decision.handler_id},
+        )
+    key_group = [(r, decisions[r.id]) for r in requests if r.category_code in data.key_groups]
+    if key_group:
+        await _notify_leaders(session, data, key_group, writes.changes)
+    await _follow_duplicates(session, {r.id: r for r in requests}, writes)
+    await teams.write(session)
+    await writes.flush(session)
+    return decisions
 
 
 async def end_active_assignment(session: AsyncSession, request_id: int, reason: str) -> None:
+    await _end_active(session, [request_id], reason)
+
+
+async def _end_active(session: AsyncSession, request_ids: list[int], reason: str) -> None:
     await session.execute(
         update(Assignment)
-        .where(Assignment.request_id == request_id, Assignment.active.is_(True))
+        .where(Assignment.request_id.in_(request_ids), Assignment.active.is_(True))
         .values(active=False, ended_at=datetime.now(UTC), end_reason=func.coalesce(Assignment.end_reason, reason))
     )
 
 
-async def _is_key_group(session: AsyncSession, category_code: str) -> bool:
-    return bool(await session.scalar(select(Category.key_group).where(Category.code == category_code)))
-
-
-async def _notify_leaders(session: AsyncSession, request: Request, decision: Decision) -> None:
+async def _notify_leaders(
+    session: AsyncSession, data: GeoData, routed: list[tuple[Request, Decision]], changes: ChangeBatch
+) -> None:
     """Key-group matters (重点人群): the leaders linked to the unit or its ancestors, or to the department, are told."""
-    path_codes = [p for p in request.unit_path.split("/") if p]
-    ancestor_ids = list(await session.scalars(select(OrgUnit.id).where(OrgUnit.code.in_(path_codes))))
-    conditions: list[ColumnElement[bool]] = [LeaderLink.org_unit_id.in_(ancestor_ids)] if ancestor_ids else []
-    if decision.department_id is not None:
-        conditions.append(LeaderLink.department_id == decision.department_id)
+    ancestors = {r.id: {data.unit_ids[c] for c in r.unit_path.split("/") if c in data.unit_ids} for r, _ in routed}
+    unit_ids = sorted(set().union(*ancestors.values()))
+    department_ids = sorted({d.department_id for _, d in routed if d.department_id is not None})
+    conditions: list[ColumnElement[bool]] = []
+    if unit_ids:
+        conditions.append(LeaderLink.org_unit_id.in_(unit_ids))
+    if department_ids:
+        conditions.append(LeaderLink.department_id.in_(department_ids))
     if not conditions:
         return
-    leaders = sorted(set(await session.scalars(select(LeaderLink.leader_id).where(or_(*conditions)))))
-    await record_change(
-        session,
-        request,
-        "leader_notified",
-        ROUTER,
-        note="重点诉求：已通知联系领导",
-        data={"leader_ids": leaders},
-    )
+    links = (
+        await session.execute(
+            select(LeaderLink.leader_id, LeaderLink.org_unit_id, LeaderLink.department_id).where(or_(*conditions))
+        )
+    ).all()
+    for request, decision in routed:
+        units = ancestors[request.id]
+        if not units and decision.department_id is None:
+            continue
+        leaders = sorted(
+            {
+                leader
+                for leader, unit_id, department_id in links
+                if unit_id in units or (decision.department_id is not None and department_id == decision.department_id)
+            }
+        )
+        changes.record(
+            request, "leader_notified", ROUTER, note="重点诉求：已通知联系领导", data={"leader_ids": leaders}
+        )
 
 
 async def _route_duplicate(session: AsyncSession, request: Request) -> Decision | None:
@@ -216,15 +416,19 @@ async def _route_duplicate(session: AsyncSession, request: Request) -> Decision 
     original = await session.get(Request, request.duplicate_of_id) if request.duplicate_of_id else None
     if original is None or original.routing_no == 0:
         return None
+    writes = _Writes()
+    decision: Decision | None = None
     if original.status not in OPEN_STATUSES:
         request.closed_at = datetime.now(UTC)
         request.close_reason = "with_original"
-        await record_change(session, request, "closed", ROUTER, to_status="closed", data={"original": original.id})
-        return None
-    return await _copy_handling(session, request, original)
+        writes.changes.record(request, "closed", ROUTER, to_status="closed", data={"original": original.id})
+    else:
+        decision = _copy_handling(writes, request, original)
+    await writes.flush(session)
+    return decision
 
 
-async def _copy_handling(session: AsyncSession, duplicate: Request, original: Request) -> Decision:
+def _copy_handling(writes: _Writes, duplicate: Request, original: Request) -> Decision:
     decision = Decision(
         "assigned",
         original.org_unit_id,
@@ -235,36 +439,19 @@ async def _copy_handling(session: AsyncSession, duplicate: Request, original: Re
         handler_id=original.handler_id,
         reason={"duplicate_of": original.id},
     )
-    duplicate.routing_no += 1
-    await end_active_assignment(session, duplicate.id, "rerouted")
-    session.add(
-        Assignment(
-            request_id=duplicate.id,
-            routing_no=duplicate.routing_no,
-            outcome="assigned",
-            team_id=decision.team_id,
-            department_id=decision.department_id,
-            co_department_ids=decision.co_department_ids,
-            handler_id=decision.handler_id,
-            unit_id=decision.unit_id,
-            reason=decision.reason,
-        )
-    )
-    duplicate.lead_team_id = decision.team_id
-    duplicate.lead_department_id = decision.department_id
-    duplicate.co_department_ids = decision.co_department_ids
-    duplicate.handler_id = decision.handler_id
-    duplicate.unit_path = decision.unit_path
-    await record_change(
-        session, duplicate, "routed", ROUTER, data={**decision.reason, "routing_no": duplicate.routing_no}
-    )
+    writes.assign(duplicate, decision)
+    writes.changes.record(duplicate, "routed", ROUTER, data={**decision.reason, "routing_no": duplicate.routing_no})
     return decision
 
 
-async def _follow_duplicates(session: AsyncSession, original: Request) -> None:
-    """Duplicates that arrived before the original was routed now follow it."""
+async def _follow_duplicates(session: AsyncSession, originals: dict[int, Request], writes: _Writes) -> None:
+    """Duplicates that arrived before their original was routed now follow it."""
     waiting = await session.scalars(
-        select(Request).where(Request.duplicate_of_id == original.id, Request.status == "duplicate").with_for_update()
+        select(Request)
+        .where(Request.duplicate_of_id.in_(sorted(originals)), Request.status == "duplicate")
+        .order_by(Request.id)
+        .with_for_update()
     )
     for duplicate in waiting:
-        await _copy_handling(session, duplicate, original)
+        if duplicate.duplicate_of_id is not None:
+            _copy_handling(writes, duplicate, originals[duplicate.duplicate_of_id])

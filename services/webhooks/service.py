@@ -12,7 +12,7 @@ import random
 import secrets
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,6 +82,17 @@ def _owner_key_id(owner: str) -> int | None:
     return int(raw) if kind == "key" and raw.isdigit() else None
 
 
+NOBODY = -1
+
+
+def _target(owner: str | None) -> int | None:
+    """None: every subscriber; an API key id: that key's subscribers; NOBODY: no one (staff owners)."""
+    if owner is None:
+        return None
+    key_id = _owner_key_id(owner)
+    return NOBODY if key_id is None else key_id
+
+
 async def emit(
     session: AsyncSession,
     event_type: str,
@@ -97,15 +108,32 @@ async def emit(
     submitted it), `staff:<id>` to nobody, None to every subscriber (alerts). Call it inside the
     unit of work that makes the change: the deliveries are committed with it, or not at all.
     """
+    return await emit_many(session, event_type, [(fields, owner)], occurred_at=occurred_at)
+
+
+async def emit_many(
+    session: AsyncSession,
+    event_type: str,
+    events: Sequence[tuple[dict[str, Any], str | None]],
+    *,
+    occurred_at: datetime | None = None,
+) -> int:
+    """`emit` for many events of one type (each with its owner): one subscription query, one insert."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
-    missing = REQUIRED_FIELDS[event_type] - fields.keys()
-    if missing:
-        raise ValueError(f"{event_type} needs the fields {sorted(missing)}")
-    if {"id", "type", "occurred_at"} & fields.keys():
-        raise ValueError("id, type and occurred_at are set by emit")
+    for fields, _ in events:
+        missing = REQUIRED_FIELDS[event_type] - fields.keys()
+        if missing:
+            raise ValueError(f"{event_type} needs the fields {sorted(missing)}")
+        if {"id", "type", "occurred_at"} & fields.keys():
+            raise ValueError("id, type and occurred_at are set by emit")
+    # Who each event goes to: every subscriber (owner None), one API key's (key:<id>), or nobody.
+    targets = [_target(owner) for _, owner in events]
+    wanted = [t for t in targets if t != NOBODY]
+    if not wanted:
+        return 0
     stmt = (
-        select(WebhookSubscription.id)
+        select(WebhookSubscription.id, WebhookSubscription.api_key_id)
         .join(ApiKey, ApiKey.id == WebhookSubscription.api_key_id)
         .where(
             WebhookSubscription.active.is_(True),
@@ -114,25 +142,27 @@ async def emit(
         )
         .order_by(WebhookSubscription.id)
     )
-    if owner is not None:
-        key_id = _owner_key_id(owner)
-        if key_id is None:
-            return 0
-        stmt = stmt.where(WebhookSubscription.api_key_id == key_id)
-    subscription_ids = list(await session.scalars(stmt))
-    if not subscription_ids:
+    if None not in wanted:
+        stmt = stmt.where(WebhookSubscription.api_key_id.in_(sorted({t for t in wanted if t is not None})))
+    subscriptions = (await session.execute(stmt)).all()
+    if not subscriptions:
         return 0
-    when = (occurred_at or datetime.now(UTC)).astimezone(ZoneInfo(get_settings().timezone))
-    event_id = new_event_id()
-    # Through JSON once, so what is stored is exactly what will be sent (dates as ISO strings).
-    body: dict[str, Any] = orjson.loads(
-        orjson.dumps({"id": event_id, "type": event_type, "occurred_at": when.isoformat(), **fields})
-    )
-    rows = [
-        {"subscription_id": sid, "event_id": event_id, "event_type": event_type, "body": body}
-        for sid in subscription_ids
-    ]
-    await session.execute(insert(WebhookDelivery), rows)
+    when = (occurred_at or datetime.now(UTC)).astimezone(ZoneInfo(get_settings().timezone)).isoformat()
+    rows: list[dict[str, Any]] = []
+    for (fields, _), target in zip(events, targets, strict=True):
+        ids = [s.id for s in subscriptions if target is None or s.api_key_id == target]
+        if not ids:
+            continue
+        event_id = new_event_id()
+        # Through JSON once, so what is stored is exactly what will be sent (dates as ISO strings).
+        body: dict[str, Any] = orjson.loads(
+            orjson.dumps({"id": event_id, "type": event_type, "occurred_at": when, **fields})
+        )
+        rows.extend(
+            {"subscription_id": sid, "event_id": event_id, "event_type": event_type, "body": body} for sid in ids
+        )
+    if rows:
+        await session.execute(insert(WebhookDelivery).execution_options(render_nulls=True), rows)
     return len(rows)
 
 
@@ -432,6 +462,19 @@ async def deliver_due(
                 return _retry(f"internal error while sending: {type(exc).__name__}")
 
     outcomes = await asyncio.gather(*(attempt(c) for c in claims))
+    for claim, outcome in zip(claims, outcomes, strict=True):
+        if not outcome.delivered:
+            # Operators see failing receivers in the logs, not only in the rows (the error never holds the answer's body).
+            logger.warning(
+                "webhook delivery failed",
+                extra={
+                    "delivery_id": claim.id,
+                    "attempt": claim.attempt,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error,
+                    "retry": not outcome.permanent,
+                },
+            )
     finished = now or datetime.now(UTC)
     async with sessions() as session:
         return await _record(session, zip(claims, outcomes, strict=True), finished)
