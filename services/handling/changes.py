@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.events import GENESIS, _hashed_fields, append_event, event_hash
+from services.intake.events import GENESIS, _hashed_fields, event_hash
 from services.intake.models import OutboxEntry, Request, RequestEvent
 from shared.queue import enqueue_after_commit
 
@@ -31,30 +31,9 @@ async def record_change(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Apply `to_status` (if any), bump the version, log the event, and emit `request.status_changed`."""
-    from services.webhooks.service import emit  # webhooks depend on nothing here; imported late to keep layers flat
-
-    from_status = request.status
-    if to_status is not None:
-        request.status = to_status
-    request.version += 1
-    await append_event(
-        session,
-        request.id,
-        kind,
-        actor,
-        from_status=from_status,
-        to_status=request.status,
-        note=note,
-        public=public,
-        data={**(data or {}), "version": request.version},
-    )
-    if request.status != from_status:
-        await emit(
-            session,
-            "request.status_changed",
-            {"request_id": request.id, "version": request.version, "from": from_status, "to": request.status},
-            owner=_owner(request),
-        )
+    batch = ChangeBatch()
+    batch.record(request, kind, actor, to_status=to_status, note=note, public=public, data=data)
+    await batch.write(session)
 
 
 def _owner(request: Request) -> str | None:
@@ -110,7 +89,8 @@ class ChangeBatch:
 
     async def write(self, session: AsyncSession) -> None:
         """Chain and insert the recorded events, then emit `request.status_changed` for the status changes."""
-        from services.webhooks.service import emit_many  # imported late, as in record_change
+        # webhooks depend on nothing here; imported late to keep layers flat
+        from services.webhooks.service import emit_many
 
         if not self.events:
             return
