@@ -1,5 +1,6 @@
 """The arq client: jobs are enqueued after the unit of work commits, with business-key ids."""
 
+import logging
 from functools import lru_cache
 from typing import Any
 
@@ -9,11 +10,13 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import after_commit
 from shared.settings import get_settings
 
+logger = logging.getLogger("minqing.queue")
 DEFAULT_QUEUE = "minqing:default"
 LONG_QUEUE = "minqing:long"
 
@@ -76,6 +79,10 @@ def enqueue_after_commit(
     """
 
     async def _enqueue() -> None:
-        await enqueue(function, *args, job_id=job_id, queue=queue)
+        try:
+            await enqueue(function, *args, job_id=job_id, queue=queue)
+        except (RedisError, OSError) as exc:
+            # The work is committed: answer as such. The outbox relay (or the stale-run sweep) re-sends the job.
+            logger.warning("enqueue failed; left to the relay", extra={"job_id": job_id, "error": type(exc).__name__})
 
     after_commit(session, _enqueue)

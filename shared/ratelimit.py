@@ -1,9 +1,14 @@
 """Fixed-window rate limits kept in Redis, shared by every process."""
 
+import logging
 import time
+
+from redis.exceptions import RedisError
 
 from shared.errors import AppError
 from shared.queue import get_queue
+
+logger = logging.getLogger("minqing.ratelimit")
 
 
 class TooManyRequests(AppError):
@@ -15,10 +20,19 @@ async def hit(bucket: str, limit: int, window_seconds: int) -> None:
     """Count one call against `bucket`; raise 429 with Retry-After past `limit` per window."""
     window = int(time.time() // window_seconds)
     key = f"minqing:rate:{bucket}:{window}"
-    redis = await get_queue()
-    count = await redis.incr(key)
-    if count == 1:
-        await redis.expire(key, window_seconds + 1)
+    try:
+        redis = await get_queue()
+        # One round trip: integrations' keys are counted on every call, so this sits on the intake hot path.
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_seconds + 1, nx=True)
+            count, _ = await pipe.execute()
+    except (RedisError, OSError) as exc:
+        # Fail open: intake must go on while Redis is down (the outbox keeps the jobs); limits resume with it.
+        logger.warning(
+            "rate limit not counted: Redis unavailable", extra={"bucket": bucket, "error": type(exc).__name__}
+        )
+        return
     if count > limit:
         retry = window_seconds - int(time.time() % window_seconds)
         raise TooManyRequests(

@@ -9,14 +9,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -68,10 +72,34 @@ def _is_unstorable_text(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in UNSTORABLE_TEXT_STATES
 
 
+# SQLSTATE classes and codes that mean "the database is not there right now", not "your input is wrong":
+# connection exceptions (08), operator intervention (57: shutdown, starting up, cancelled), insufficient
+# resources (53: too many connections) and a database closed to new connections (55000, ALLOW_CONNECTIONS).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or "connect" in type(exc.orig).__name__.lower()
-    return isinstance(exc, (OSError, ConnectionError, TimeoutError))
+    """Whether `exc` (or what caused it) says PostgreSQL or Redis is unreachable: answer 503, not 500."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the driver's error sits under SQLAlchemy's, maybe under an adapter's
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, (OSError, ConnectionError, TimeoutError, RedisConnectionError, RedisTimeoutError)):
+            return True
+        if isinstance(seen, (PoolTimeout, asyncpg.exceptions.PostgresConnectionError)):
+            return True
+        if isinstance(seen, asyncpg.exceptions.InterfaceError) and "closed" in str(seen):
+            return True
+        sqlstate = getattr(seen, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+            or (sqlstate == "55000" and "accepting connections" in str(seen))
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +179,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return render_error(request, ErrorAnswer(500, "Internal error", "An unexpected error occurred"))
 
 
+# Sent on every answer: no MIME sniffing, no framing (clickjacking on the docs pages), and, unless an
+# endpoint chose its own caching, nothing kept by proxies or browsers (answers may carry PII).
+_SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
+_NO_STORE = (b"cache-control", b"no-store")
+
+
 class RequestContextMiddleware:
-    """Assign a request id, log one line per request, count and time it."""
+    """Assign a request id, set the security headers, log one line per request, count and time it."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -180,7 +214,10 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = [*message.get("headers", ()), header, *_SECURITY_HEADERS]
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -437,9 +474,15 @@ _PROBLEM_TEXT = {
     413: "Body too large",
     422: "Invalid input: `errors[]` names each field",
     428: "Send the version you read (If-Match or `version`)",
+    429: "Too many calls: retry after `Retry-After` seconds",
 }
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers an endpoint may give."""
+    """OpenAPI entries for the problem+json answers an endpoint may give.
+
+    An endpoint that can answer 401 takes credentials, and an API key among them is rate-limited: 429.
+    """
+    if 401 in codes and 429 not in codes:
+        codes = (*codes, 429)
     return {code: {"model": Problem, "description": _PROBLEM_TEXT.get(code, "Error")} for code in codes}

@@ -12,6 +12,7 @@ from services.org import repository as org_repo
 from services.org.errors import DuplicateCode
 from services.org.models import OrgUnit
 from services.org.service import get_unit, require_city_admin
+from shared import ratelimit
 from shared.auth import (
     Credentials,
     Principal,
@@ -74,14 +75,18 @@ def forget_api_keys() -> None:
 
 
 async def api_key_principal(session: AsyncSession, key: str) -> Principal:
+    """The integration behind `key`, each call counted against its rate (429 past API_KEY_RATE_PER_MINUTE)."""
     digest = hash_api_key(key)
     cached = _key_cache.get(digest)
     if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
-        return cached[1]
-    principal = await _load_api_key_principal(session, key)
-    if len(_key_cache) > 10_000:
-        _key_cache.clear()
-    _key_cache[digest] = (time.monotonic(), principal)
+        principal = cached[1]
+    else:
+        principal = await _load_api_key_principal(session, key)
+        if len(_key_cache) > 10_000:
+            _key_cache.clear()
+        _key_cache[digest] = (time.monotonic(), principal)
+    # Counted per key id across every API process, so replicas don't multiply an integration's allowance.
+    await ratelimit.hit(f"api-key:{principal.id}", get_settings().api_key_rate_per_minute, 60)
     return principal
 
 

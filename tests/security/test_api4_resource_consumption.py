@@ -117,10 +117,6 @@ async def test_citizen_tracking_and_feedback_share_a_per_address_rate_limit(
         assert 0 < int(answer.headers["retry-after"]) <= 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: no per-API-key rate limit (SPEC §8 'request rate per key'); integrations can flood intake",
-)
 async def test_an_integration_key_is_rate_limited(
     intake_client: Any, setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -133,10 +133,6 @@ async def test_client_errors_are_problems_that_do_not_echo_input_or_internals(in
             assert leak not in answer.text, (path, leak)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: no X-Content-Type-Options: nosniff / Cache-Control on API answers (shared/web.py sets no security headers)",
-)
 async def test_answers_carry_basic_security_headers(intake_client: Any, scoring_client: Any) -> None:
     for client in (intake_client, scoring_client):
         answer = await client.get("/healthz")

@@ -1,0 +1,110 @@
+"""A backing service goes away: PostgreSQL answers 503 with Retry-After, Redis down does not stop intake."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from arq.connections import RedisSettings
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import shared.queue
+from routing_worker.jobs.route_jobs import relay_outbox
+from services.intake.models import OutboxEntry, Request
+from shared.settings import get_settings
+from tests.factories import at_grid, make_handling_setup
+from tests.routing_worker.test_routing import drain
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def setup(session: AsyncSession) -> dict[str, Any]:
+    data = await make_handling_setup(session)
+    await session.commit()
+    return data
+
+
+@pytest.fixture
+async def database_closed() -> AsyncIterator[None]:
+    """The test database refuses new connections and every open one is cut, as in a PostgreSQL restart."""
+    url = make_url(get_settings().database_url)
+    admin = await asyncpg.connect(url.set(drivername="postgresql", database="postgres").render_as_string(False))
+    name = url.database
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        yield
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+
+
+async def break_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the apps' Redis at a port where nothing listens (the queue pool is rebuilt)."""
+    await shared.queue.close_queue()
+    dead = RedisSettings(host="127.0.0.1", port=1, conn_timeout=1, conn_retries=0)
+    monkeypatch.setattr(shared.queue, "redis_settings", lambda: dead)
+
+
+async def test_postgres_down_answers_503_problem_with_retry_after(
+    intake_client: Any, scoring_client: Any, setup: dict[str, Any], database_closed: None
+) -> None:
+    answers = [
+        await intake_client.post("/v1/requests", json=at_grid(0), headers=setup["key"]),
+        await intake_client.get("/v1/categories", headers=setup["key"]),
+        await intake_client.get("/open311/v2/services.json"),
+        await scoring_client.get("/v1/public/scores", params={"period": "2026-11"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 503, (answer.request.url, answer.text)
+        assert int(answer.headers["retry-after"]) > 0
+    assert answers[0].headers["content-type"] == PROBLEM
+    assert answers[0].json()["title"] == "Service unavailable"
+
+
+async def test_intake_recovers_once_postgres_is_back(
+    intake_client: Any, setup: dict[str, Any], session: AsyncSession
+) -> None:
+    url = make_url(get_settings().database_url)
+    admin = await asyncpg.connect(url.set(drivername="postgresql", database="postgres").render_as_string(False))
+    try:
+        # Every pooled connection dies under the app (a restart): the next request must not fail on one.
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            url.database,
+        )
+    finally:
+        await admin.close()
+    answer = await intake_client.post("/v1/requests", json=at_grid(0), headers=setup["key"])
+    assert answer.status_code in (201, 503), answer.text
+    if answer.status_code == 503:  # a connection that died under a statement: the retry succeeds
+        answer = await intake_client.post("/v1/requests", json=at_grid(0), headers=setup["key"])
+    assert answer.status_code == 201, answer.text
+
+
+async def test_redis_down_intake_commits_and_the_relay_sends_the_job_later(
+    intake_client: Any, setup: dict[str, Any], session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await break_redis(monkeypatch)
+    answer = await intake_client.post("/v1/requests", json=at_grid(0), headers=setup["key"])
+    assert answer.status_code == 201, answer.text  # the per-key rate limit fails open, the job waits in the outbox
+    created = answer.json()
+    assert await session.scalar(select(func.count()).where(OutboxEntry.request_id == created["id"])) == 1
+    tracked = await intake_client.get(f"/v1/track/{created['tracking_no']}", params={"phone_last4": "1234"})
+    assert tracked.status_code == 200
+
+    # Redis is back: the relay (past its grace period) sends the job and the worker routes the request.
+    monkeypatch.undo()
+    await shared.queue.close_queue()
+    await session.execute(update(OutboxEntry).values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 5)))
+    await session.commit()
+    assert await relay_outbox({}) == 1
+    await drain()
+    request = await session.get(Request, created["id"], populate_existing=True)
+    assert request is not None and request.status == "assigned"
