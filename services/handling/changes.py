@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.events import GENESIS, _hashed_fields, event_hash
+from services.intake.events import GENESIS, chain_to
 from services.intake.models import OutboxEntry, Request, RequestEvent
 from shared.queue import enqueue_after_commit
 
@@ -105,25 +105,8 @@ class ChangeBatch:
         values: list[dict[str, Any]] = []
         for event in self.events:
             seq, prev_hash = chain.get(event.request_id, (0, GENESIS))
-            event.seq, event.prev_hash = seq + 1, prev_hash
-            event.hash = event_hash(prev_hash, _hashed_fields(event))
+            values.append(chain_to(event, seq + 1, prev_hash))
             chain[event.request_id] = (event.seq, event.hash)
-            values.append(
-                {
-                    "request_id": event.request_id,
-                    "seq": event.seq,
-                    "kind": event.kind,
-                    "actor": event.actor,
-                    "from_status": event.from_status,
-                    "to_status": event.to_status,
-                    "note": event.note,
-                    "public": event.public,
-                    "data": event.data,
-                    "occurred_at": event.occurred_at,
-                    "prev_hash": event.prev_hash,
-                    "hash": event.hash,
-                }
-            )
         await session.execute(insert(RequestEvent).execution_options(render_nulls=True), values)
         if self.status_changes:
             await emit_many(session, "request.status_changed", self.status_changes)

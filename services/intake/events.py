@@ -60,6 +60,19 @@ def _hashed_fields(event: RequestEvent) -> dict[str, Any]:
     )
 
 
+EVENT_COLUMNS = (
+    "request_id", "seq", "kind", "actor", "from_status", "to_status", "note", "public", "data", "occurred_at",
+    "prev_hash", "hash",
+)  # fmt: skip
+
+
+def chain_to(event: RequestEvent, seq: int, prev_hash: str) -> dict[str, Any]:
+    """Give `event` its place in the chain (seq, prev_hash, hash) and answer its column values, for a Core insert."""
+    event.seq, event.prev_hash = seq, prev_hash
+    event.hash = event_hash(prev_hash, _hashed_fields(event))
+    return {column: getattr(event, column) for column in EVENT_COLUMNS}
+
+
 def first_event(
     request_id: int, kind: str, actor: str, *, to_status: str, data: dict[str, Any], occurred_at: datetime
 ) -> dict[str, Any]:
@@ -110,10 +123,8 @@ async def append_event(
             )
         ).first()
     )
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     event = RequestEvent(
         request_id=request_id,
-        seq=seq,
         kind=kind,
         actor=actor,
         from_status=from_status,
@@ -122,9 +133,8 @@ async def append_event(
         public=public,
         data=data or {},
         occurred_at=(occurred_at or datetime.now(UTC)).replace(microsecond=0),
-        prev_hash=prev_hash,
     )
-    event.hash = event_hash(prev_hash, _hashed_fields(event))
+    chain_to(event, *((last[0] + 1, last[1]) if last else (1, GENESIS)))
     session.add(event)
     await session.flush()
     return event

@@ -1,25 +1,15 @@
 """Integrations manage their own webhook subscriptions at /v1/webhooks."""
 
-from typing import Any
-
 import pytest
 from sqlalchemy import func, select
 
 from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.service import MAX_SUBSCRIPTIONS_PER_KEY, emit
-from shared.settings import get_settings
 from tests.factories import bearer, make_api_key, make_small_city, make_staff
+from tests.settings import set_setting
 
 MANAGE = ("requests:create", "webhooks:manage")
 HOOK = {"url": "https://hooks.example.cn/minqing/events", "event_types": ["request.status_changed"]}
-
-
-def set_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> None:
-    settings = get_settings()
-    if name in type(settings).model_fields:
-        monkeypatch.setattr(settings, name, value)
-    else:  # until shared/settings.py declares it
-        monkeypatch.setitem(settings.__dict__, name, value)
 
 
 async def integration(session, rights=MANAGE) -> dict[str, str]:

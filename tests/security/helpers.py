@@ -1,12 +1,10 @@
-"""Helpers of the security tests: create and route requests, find their handler, override settings."""
+"""Helpers of the security tests: create and route requests, find their handler."""
 
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import Request
-from shared.settings import get_settings
 from tests.factories import at_grid
 from tests.routing_worker.test_routing import drain
 
@@ -38,8 +36,3 @@ def handler_of(setup: dict[str, Any], request: Request) -> Any:
         if staff.id == request.handler_id:
             return staff
     raise AssertionError("the request has no handler from the setup")
-
-
-def set_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> None:
-    """Override a setting on the cached settings object for this test only."""
-    monkeypatch.setattr(get_settings(), name, value)

@@ -21,7 +21,7 @@ from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
 from tests.factories import make_api_key
-from tests.security.helpers import set_setting
+from tests.settings import set_setting
 
 LIE = b'{"state":"delivered","secret":"RECEIVER-SAYS","next_attempt_at":null}<script>alert(1)</script>'
 

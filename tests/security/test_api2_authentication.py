@@ -16,7 +16,8 @@ from services.identity.models import StaffAccount
 from services.org.models import OrgUnit
 from shared.settings import get_settings
 from tests.factories import PASSWORD, bearer, make_api_key, make_small_city, make_staff
-from tests.security.helpers import PROBLEM, set_setting
+from tests.security.helpers import PROBLEM
+from tests.settings import set_setting
 
 
 def _claims(staff_id: int, **overrides: Any) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake.models import Request
 from shared.settings import get_settings
 from tests.factories import at_grid, bearer, make_staff
-from tests.security.helpers import PROBLEM, create, set_setting
+from tests.security.helpers import PROBLEM, create
+from tests.settings import set_setting
 
 
 async def test_a_body_over_the_limit_is_413_before_it_is_read(

@@ -12,7 +12,8 @@ from services.handling.models import Feedback
 from services.intake.models import Request
 from services.intake.tracking import is_well_formed
 from tests.factories import at_grid, bearer
-from tests.security.helpers import PROBLEM, create, handler_of, routed, set_setting
+from tests.security.helpers import PROBLEM, create, handler_of, routed
+from tests.settings import set_setting
 
 
 def _neighbour(number: str) -> str:

@@ -16,7 +16,7 @@ from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
 from tests.factories import at_grid, make_api_key
-from tests.security.helpers import set_setting
+from tests.settings import set_setting
 
 HOOK = {"event_types": ["request.status_changed", "alert.raised"]}
 INTERNAL_URLS = [

@@ -28,8 +28,8 @@ from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from services.webhooks.signing import verify
 from shared.db import unit_of_work
-from shared.settings import get_settings
 from tests.factories import make_api_key
+from tests.settings import set_setting
 
 STATUS_CHANGE = {"request_id": 311, "version": 2, "from": "received", "to": "assigned"}
 
@@ -94,15 +94,6 @@ def receiver() -> Iterator[Receiver]:
     yield holder
     server.shutdown()
     server.server_close()
-
-
-def set_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> None:
-    """Override a setting on the cached settings object for this test only."""
-    settings = get_settings()
-    if name in type(settings).model_fields:
-        monkeypatch.setattr(settings, name, value)
-    else:  # until shared/settings.py declares it: getattr finds the instance attribute all the same
-        monkeypatch.setitem(settings.__dict__, name, value)
 
 
 @pytest.fixture
