@@ -12,18 +12,29 @@ from shared.settings import get_settings
 AfterCommit = Callable[[], Awaitable[None]]
 
 
-@lru_cache
-def get_engine() -> AsyncEngine:
+def _create_engine(url: str) -> AsyncEngine:
     settings = get_settings()
     # Every connection is kept: an overflow connection is closed when returned to a full pool, and
     # opening one (TCP, an SSL attempt, SQLAlchemy's codec setup) costs more CPU than an intake request.
     return create_async_engine(
-        settings.database_url,
+        url,
         pool_size=settings.db_pool_size + settings.db_max_overflow,
         max_overflow=0,
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=1800,
     )
+
+
+@lru_cache
+def get_engine() -> AsyncEngine:
+    return _create_engine(get_settings().database_url)
+
+
+@lru_cache
+def get_read_engine() -> AsyncEngine:
+    """The engine for long read-only work (score runs): `SCORING_DATABASE_URL`'s replica, else the primary."""
+    url = get_settings().scoring_database_url
+    return _create_engine(url) if url else get_engine()
 
 
 @lru_cache
@@ -70,6 +81,10 @@ async def run_after_commit(session: AsyncSession) -> None:
 
 
 async def dispose_engine() -> None:
+    if get_read_engine.cache_info().currsize:
+        if get_settings().scoring_database_url:
+            await get_read_engine().dispose()
+        get_read_engine.cache_clear()
     if get_engine.cache_info().currsize:
         await get_engine().dispose()
         get_engine.cache_clear()

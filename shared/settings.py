@@ -17,6 +17,8 @@ class Settings(BaseSettings):
 
     env: str = Field("dev", description="dev | test | production")
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/minqing"
+    # A read replica for score computations (SPEC §11); unset: the primary. Writes always go to the primary.
+    scoring_database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     db_pool_size: int = 20
     db_max_overflow: int = 5
@@ -51,10 +53,12 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     cors_origins: list[str] = []
 
-    @field_validator("database_url")
+    @field_validator("database_url", "scoring_database_url")
     @classmethod
-    def _async_driver(cls, value: str) -> str:
+    def _async_driver(cls, value: str | None) -> str | None:
         # Accept the plain libpq form operators usually have at hand.
+        if not value:
+            return None
         for prefix in ("postgresql://", "postgres://"):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix) :]

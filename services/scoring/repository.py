@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.identity.models import StaffAccount
 from services.org.models import Department, Member, OrgUnit, Team
 from services.scoring.models import ScoreAppeal, ScoreResult, ScoreRun, ScoringScheme
-from shared.db import get_engine
+from shared.db import get_read_engine
 
 # Hash joins and grouping over a month of requests need more than the default 4 MB.
 SCORING_WORK_MEM = "256MB"
@@ -458,8 +458,11 @@ async def appeals_page(
 
 @asynccontextmanager
 async def read_snapshot() -> AsyncIterator[AsyncSession]:
-    """A read-only REPEATABLE READ session: every query of a run sees the same committed data."""
-    engine = get_engine().execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    """A read-only REPEATABLE READ session: every query of a run sees the same committed data.
+
+    On the read replica when `SCORING_DATABASE_URL` is set (a hot standby runs REPEATABLE READ
+    read-only transactions); the run's results are written through the primary's session."""
+    engine = get_read_engine().execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     async with AsyncSession(bind=engine, expire_on_commit=False, autoflush=False) as session:
         try:
             yield session
