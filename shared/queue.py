@@ -1,6 +1,7 @@
 """The arq client: jobs are enqueued after the unit of work commits, with business-key ids."""
 
 import logging
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +23,21 @@ LONG_QUEUE = "minqing:long"
 
 _pool: ArqRedis | None = None
 _enqueue_script: AsyncScript | None = None
+
+# After a Redis failure, calls that can do without Redis (rate-limit counters, enqueues the outbox
+# relay repeats) skip it for a few seconds instead of each waiting for a connect timeout.
+REDIS_BACKOFF_SECONDS = 5.0
+_redis_down_until = 0.0
+
+
+def redis_suspended() -> bool:
+    return time.monotonic() < _redis_down_until
+
+
+def note_redis_failure() -> None:
+    global _redis_down_until
+    _redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
+
 
 # `ArqRedis.enqueue_job`'s check-and-set (WATCH, EXISTS, MULTI/EXEC: three round trips) as one script:
 # the job is stored and queued unless a job or a result with its id already exists.
@@ -49,7 +65,8 @@ async def get_queue() -> ArqRedis:
 
 
 async def close_queue() -> None:
-    global _pool, _enqueue_script
+    global _pool, _enqueue_script, _redis_down_until
+    _redis_down_until = 0.0
     if _pool is not None:
         await _pool.aclose()
         _pool = None
@@ -79,10 +96,14 @@ def enqueue_after_commit(
     """
 
     async def _enqueue() -> None:
+        # The work is committed: answer as such. The outbox relay (or the stale-run sweep) re-sends the job.
+        if redis_suspended():
+            logger.warning("enqueue skipped: Redis unavailable; left to the relay", extra={"job_id": job_id})
+            return
         try:
             await enqueue(function, *args, job_id=job_id, queue=queue)
         except (RedisError, OSError) as exc:
-            # The work is committed: answer as such. The outbox relay (or the stale-run sweep) re-sends the job.
+            note_redis_failure()
             logger.warning("enqueue failed; left to the relay", extra={"job_id": job_id, "error": type(exc).__name__})
 
     after_commit(session, _enqueue)

@@ -6,7 +6,7 @@ import time
 from redis.exceptions import RedisError
 
 from shared.errors import AppError
-from shared.queue import get_queue
+from shared.queue import get_queue, note_redis_failure, redis_suspended
 
 logger = logging.getLogger("minqing.ratelimit")
 
@@ -20,6 +20,9 @@ async def hit(bucket: str, limit: int, window_seconds: int) -> None:
     """Count one call against `bucket`; raise 429 with Retry-After past `limit` per window."""
     window = int(time.time() // window_seconds)
     key = f"minqing:rate:{bucket}:{window}"
+    # Fail open: intake must go on while Redis is down (the outbox keeps the jobs); limits resume with it.
+    if redis_suspended():
+        return
     try:
         redis = await get_queue()
         # One round trip: integrations' keys are counted on every call, so this sits on the intake hot path.
@@ -28,7 +31,7 @@ async def hit(bucket: str, limit: int, window_seconds: int) -> None:
             pipe.expire(key, window_seconds + 1, nx=True)
             count, _ = await pipe.execute()
     except (RedisError, OSError) as exc:
-        # Fail open: intake must go on while Redis is down (the outbox keeps the jobs); limits resume with it.
+        note_redis_failure()
         logger.warning(
             "rate limit not counted: Redis unavailable", extra={"bucket": bucket, "error": type(exc).__name__}
         )

@@ -98,13 +98,19 @@ async def test_redis_down_intake_commits_and_the_relay_sends_the_job_later(
     assert await session.scalar(select(func.count()).where(OutboxEntry.request_id == created["id"])) == 1
     tracked = await intake_client.get(f"/v1/track/{created['tracking_no']}", params={"phone_last4": "1234"})
     assert tracked.status_code == 200
+    assert shared.queue.redis_suspended()  # the next calls skip Redis for a while instead of timing out
+    other = at_grid(2, citizen={"name": "李四", "phone": "13900005678"})
+    again = await intake_client.post("/v1/requests", json=other, headers=setup["key"])
+    assert again.status_code == 201, again.text
 
     # Redis is back: the relay (past its grace period) sends the job and the worker routes the request.
     monkeypatch.undo()
     await shared.queue.close_queue()
     await session.execute(update(OutboxEntry).values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 5)))
     await session.commit()
-    assert await relay_outbox({}) == 1
+    assert not shared.queue.redis_suspended()
+    assert await relay_outbox({}) == 2
     await drain()
-    request = await session.get(Request, created["id"], populate_existing=True)
-    assert request is not None and request.status == "assigned"
+    for sent in (answer, again):
+        request = await session.get(Request, sent.json()["id"], populate_existing=True)
+        assert request is not None and request.status == "assigned"
