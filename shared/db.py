@@ -80,6 +80,12 @@ async def run_after_commit(session: AsyncSession) -> None:
         await callback()
 
 
+async def discard_pooled_connections() -> None:
+    """Close the idle pooled connections (those checked out are dropped when returned); new ones open on demand."""
+    if get_engine.cache_info().currsize:
+        await get_engine().dispose()
+
+
 async def dispose_engine() -> None:
     if get_read_engine.cache_info().currsize:
         if get_settings().scoring_database_url:

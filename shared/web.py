@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -24,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import dispose_engine, get_engine
+from shared.db import discard_pooled_connections, dispose_engine, get_engine
 from shared.errors import AppError, PayloadTooLarge
 from shared.logging import configure_logging, request_id_var
 from shared.queue import close_queue, get_queue
@@ -166,6 +167,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         if _is_connection_failure(exc):
             logger.warning("storage unavailable", extra={"error": type(exc).__name__})
+            if not isinstance(exc, RedisError):
+                # After a PostgreSQL restart every pooled connection is dead, and the hot paths that use
+                # asyncpg directly bypass SQLAlchemy's invalidation: start the pool afresh.
+                await discard_pooled_connections()
             detail = "A backing service is unavailable; retry shortly"
             return render_error(request, ErrorAnswer(503, "Service unavailable", detail, headers={"Retry-After": "5"}))
         if _is_unstorable_text(exc):

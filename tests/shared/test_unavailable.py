@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import shared.queue
 from routing_worker.jobs.route_jobs import relay_outbox
 from services.intake.models import OutboxEntry, Request
+from shared.db import discard_pooled_connections
 from shared.settings import get_settings
 from tests.factories import at_grid, make_handling_setup
 from tests.routing_worker.test_routing import drain
@@ -43,6 +44,7 @@ async def database_closed() -> AsyncIterator[None]:
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
+        await discard_pooled_connections()  # the next test starts with live connections
 
 
 async def break_redis(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,9 +85,13 @@ async def test_intake_recovers_once_postgres_is_back(
         await admin.close()
     answer = await intake_client.post("/v1/requests", json=at_grid(0), headers=setup["key"])
     assert answer.status_code in (201, 503), answer.text
-    if answer.status_code == 503:  # a connection that died under a statement: the retry succeeds
+    if answer.status_code == 503:  # a pooled connection that had died: the pool is renewed, the retry succeeds
         answer = await intake_client.post("/v1/requests", json=at_grid(0), headers=setup["key"])
     assert answer.status_code == 201, answer.text
+    # Every other pooled connection died too; the app's own reads and writes recover as well.
+    for _ in range(3):
+        listed = await intake_client.get("/v1/requests", headers=setup["key"])
+        assert listed.status_code == 200, listed.text
 
 
 async def test_redis_down_intake_commits_and_the_relay_sends_the_job_later(
