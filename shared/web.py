@@ -79,28 +79,37 @@ def _is_unstorable_text(exc: BaseException) -> bool:
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) says PostgreSQL or Redis is unreachable: answer 503, not 500."""
-    seen: BaseException | None = exc
-    for _ in range(5):  # the driver's error sits under SQLAlchemy's, maybe under an adapter's
-        if seen is None:
-            return False
-        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+def is_backend_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or anything that caused it, says PostgreSQL or Redis is unreachable: 503, not 500."""
+    # The driver's error can sit under SQLAlchemy's, an adapter's, a rollback's or an exception group's.
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending and len(seen) < 20:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if _says_unavailable(error):
             return True
-        if isinstance(seen, (OSError, ConnectionError, TimeoutError, RedisConnectionError, RedisTimeoutError)):
-            return True
-        if isinstance(seen, (PoolTimeout, asyncpg.exceptions.PostgresConnectionError)):
-            return True
-        if isinstance(seen, asyncpg.exceptions.InterfaceError) and "closed" in str(seen):
-            return True
-        sqlstate = getattr(seen, "sqlstate", None)
-        if isinstance(sqlstate, str) and (
-            sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
-            or (sqlstate == "55000" and "accepting connections" in str(seen))
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
+        pending.extend(e for e in (error.__cause__, error.__context__) if e is not None)
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
     return False
+
+
+def _says_unavailable(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, (OSError, ConnectionError, TimeoutError, RedisConnectionError, RedisTimeoutError)):
+        return True
+    if isinstance(error, (PoolTimeout, asyncpg.exceptions.PostgresConnectionError)):
+        return True
+    if isinstance(error, asyncpg.exceptions.InterfaceError) and "closed" in str(error):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and (
+        sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or (sqlstate == "55000" and "accepting connections" in str(error))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +174,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        if _is_connection_failure(exc):
+        if is_backend_unavailable(exc):
             logger.warning("storage unavailable", extra={"error": type(exc).__name__})
             if not isinstance(exc, RedisError):
                 # After a PostgreSQL restart every pooled connection is dead, and the hot paths that use

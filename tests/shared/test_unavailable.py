@@ -15,6 +15,7 @@ from routing_worker.jobs.route_jobs import relay_outbox
 from services.intake.models import OutboxEntry, Request
 from shared.db import discard_pooled_connections
 from shared.settings import get_settings
+from shared.web import is_backend_unavailable
 from tests.factories import at_grid, make_handling_setup
 from tests.routing_worker.test_routing import drain
 
@@ -120,3 +121,29 @@ async def test_redis_down_intake_commits_and_the_relay_sends_the_job_later(
     for sent in (answer, again):
         request = await session.get(Request, sent.json()["id"], populate_existing=True)
         assert request is not None and request.status == "assigned"
+
+
+def _chained(error: Exception, depth: int) -> Exception:
+    """`error` under `depth` layers of unrelated exceptions, each raised while handling the one below."""
+    for layer in range(depth):
+        wrapper = RuntimeError(f"layer {layer}")
+        wrapper.__context__ = error
+        error = wrapper
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (FileNotFoundError(2, "No such file or directory"), True),  # PostgreSQL's unix socket is gone
+        (_chained(ConnectionRefusedError(), 8), True),
+        (
+            ExceptionGroup("task group", [ValueError("x"), _chained(asyncpg.exceptions.CannotConnectNowError(), 2)]),
+            True,
+        ),
+        (_chained(ValueError("a bug"), 3), False),
+        (ExceptionGroup("task group", [KeyError("k")]), False),
+    ],
+)
+def test_an_unavailable_backend_is_recognised_under_any_wrapping(error: BaseException, unavailable: bool) -> None:
+    assert is_backend_unavailable(error) is unavailable
