@@ -40,5 +40,9 @@ BENCHMARKS := $(filter-out bench/_% bench/floor_app.py,$(wildcard bench/*.py))
 bench: $(STAMP) ## every benchmark in bench/ (helpers start with _); each ends with one `key=value ...` line
 	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; $(PY) $$b; done
 
+.PHONY: fuzz
+fuzz: $(STAMP) ## a long schemathesis run over both apps, stateless and stateful (docs/fuzz.md); FUZZ_ARGS="--examples N"
+	$(PY) bench/fuzz.py $(FUZZ_ARGS)
+
 clean:
 	rm -rf $(VENV) .data build *.egg-info

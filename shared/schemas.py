@@ -1,10 +1,11 @@
 """Pydantic types every API shares."""
 
-from datetime import datetime
-from typing import Annotated
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, Strict
 
 from shared.settings import get_settings
 
@@ -15,6 +16,29 @@ def _local_iso(value: datetime) -> str:
 
 # Times leave the API as ISO 8601 in the city's time zone (`2026-11-26T17:30:00+08:00`).
 LocalDateTime = Annotated[datetime, PlainSerializer(_local_iso, return_type=str, when_used="json")]
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _not_a_number(value: Any) -> Any:
+    """Pydantic would read a number, or a string of digits such as `0` or `2026`, as a Unix time."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("give an ISO 8601 date or time, not a number")
+    return value
+
+
+class StrictInput(BaseModel):
+    """A request body: unknown fields refused, and JSON types taken as they are (no `false` read as 0,
+    no `"3"` read as 3); dates and times as ISO 8601 text (`IsoDate`, `IsoDateTime`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# Dates and times coming in: ISO 8601 text only, as the OpenAPI document says (`format: date`, `date-time`);
+# parsed from that text in strict models too (JSON has no date type).
+IsoDate = Annotated[date, Strict(False), BeforeValidator(_not_a_number)]
+IsoDateTime = Annotated[datetime, Strict(False), BeforeValidator(_not_a_number)]
+IsoAwareDateTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_not_a_number)]
 
 
 def no_control_chars(value: str) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import discard_pooled_connections, dispose_engine, get_engine
@@ -148,6 +149,21 @@ def render_error(request: Request, answer: ErrorAnswer) -> Response:
     return JSONResponse(body, status_code=answer.status, media_type=PROBLEM_JSON, headers=answer.headers)
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to (RFC 9110 `Allow`): Starlette's 405 names only those of the
+    first route whose path matches, and a path often has one route per method."""
+    path, root_path = request.scope["path"], request.scope.get("root_path", "")
+    allowed = []
+    for method in _METHODS:
+        probe = {"type": "http", "path": path, "root_path": root_path, "method": method, "headers": []}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
@@ -170,7 +186,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return render_error(request, ErrorAnswer(422, "Invalid input", detail, [error]))
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return render_error(request, ErrorAnswer(exc.status_code, title, detail, headers=dict(exc.headers or {})))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return render_error(request, ErrorAnswer(exc.status_code, title, detail, headers=headers))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

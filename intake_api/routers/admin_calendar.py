@@ -9,15 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from intake_api.deps import AdminPrincipal
 from services.sla import calendar_admin
 from shared.deps import SessionDep
-from shared.schemas import SafeText
+from shared.schemas import IsoDate, SafeText, StrictInput
 from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1/admin/calendar", tags=["admin: configuration"])
-Day = Annotated[date, Path(description="The date, YYYY-MM-DD", examples=["2027-01-01"])]
+Day = Annotated[IsoDate, Path(description="The date, YYYY-MM-DD", examples=["2027-01-01"])]
 
 
-class CalendarDayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"is_workday": False, "note": "元旦"}]})
+class CalendarDayIn(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"is_workday": False, "note": "元旦"}]})
 
     is_workday: bool = Field(description="true: a working day (e.g. an adjusted working weekend); false: a holiday")
     note: Annotated[SafeText | None, Field(max_length=200)] = None
@@ -33,8 +33,8 @@ class CalendarDayOut(BaseModel):
 async def list_calendar(
     session: SessionDep,
     principal: AdminPrincipal,
-    start: Annotated[date, Query(alias="from")],
-    end: Annotated[date, Query(alias="to")],
+    start: Annotated[IsoDate, Query(alias="from")],
+    end: Annotated[IsoDate, Query(alias="to")],
 ) -> list[CalendarDayOut]:
     """The table's entries between two dates (the official calendar fills the rest)."""
     rows = await calendar_admin.list_days(session, start, end)

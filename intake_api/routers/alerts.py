@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator
 
 from intake_api.deps import StaffPrincipal
 from services.alerts import service
@@ -12,6 +12,7 @@ from services.alerts.schemas import CATEGORY_ROOT_RE, AlertOut
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
+from shared.schemas import IsoAwareDateTime
 from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -25,7 +26,7 @@ def _representable_in_utc(value: datetime) -> datetime:
     return value
 
 
-SinceTime = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
+SinceTime = Annotated[IsoAwareDateTime, AfterValidator(_representable_in_utc)]
 Since = Annotated[
     SinceTime | None,
     Query(

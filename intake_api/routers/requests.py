@@ -1,6 +1,5 @@
 """The native request API: create from any channel, list and read in scope, the audit trail."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -12,6 +11,7 @@ from services.intake.schemas import Channel, EventsOut, RequestCreate, RequestCr
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
+from shared.schemas import IsoDateTime
 from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["requests"])
@@ -33,7 +33,27 @@ IdempotencyKeyHeader = Annotated[
     response_model=RequestCreated,
     responses={
         **problem_responses(401, 403, 409, 413, 422),
-        201: {"description": "Created and committed; `Location` points at the request"},
+        201: {
+            "description": "Created and committed; `Location` points at the request",
+            # OpenAPI links: what a client (and schemathesis' stateful tests) can call next with this answer.
+            "links": {
+                "GetRequest": {
+                    "operationId": "get_request_v1_requests__request_id__get",
+                    "parameters": {"request_id": "$response.body#/id"},
+                },
+                "GetRequestEvents": {
+                    "operationId": "request_events_v1_requests__request_id__events_get",
+                    "parameters": {"request_id": "$response.body#/id"},
+                },
+                "TrackRequest": {
+                    "operationId": "track_request_v1_track__tracking_no__get",
+                    "parameters": {
+                        "tracking_no": "$response.body#/tracking_no",
+                        "citizen_token": "$response.body#/citizen_token",
+                    },
+                },
+            },
+        },
     },
 )
 async def create_request(
@@ -63,8 +83,8 @@ async def list_requests(
     lead_team_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     lead_department_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     handler_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: IsoDateTime | None = None,
+    received_to: IsoDateTime | None = None,
     sla_state: SlaState | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,

@@ -16,7 +16,27 @@ router = APIRouter(prefix="/v1/scores/appeals", tags=["appeals"])
 AppealId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.post("", status_code=201, response_model=AppealOut, responses=problem_responses(401, 403, 404, 409, 413, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=AppealOut,
+    responses={
+        201: {
+            "description": "Filed; `Location` points at the appeal",
+            "links": {
+                "GetAppeal": {
+                    "operationId": "get_appeal_v1_scores_appeals__appeal_id__get",
+                    "parameters": {"appeal_id": "$response.body#/id"},
+                },
+                "DecideAppeal": {
+                    "operationId": "decide_appeal_v1_scores_appeals__appeal_id__decision_post",
+                    "parameters": {"appeal_id": "$response.body#/id"},
+                },
+            },
+        },
+        **problem_responses(401, 403, 404, 409, 413, 422),
+    },
+)
 async def file_appeal(
     session: SessionDep, principal: StaffPrincipal, body: AppealCreate, response: Response
 ) -> AppealOut:

@@ -15,6 +15,14 @@ from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1/scores/runs", tags=["score runs"])
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# OpenAPI links of a started run: follow it, verify it.
+RUN_LINKS = {
+    "GetRun": {"operationId": "get_run_v1_scores_runs__run_id__get", "parameters": {"run_id": "$response.body#/id"}},
+    "VerifyRun": {
+        "operationId": "verify_run_v1_scores_runs__run_id__verify_post",
+        "parameters": {"run_id": "$response.body#/id"},
+    },
+}
 
 
 @router.post(
@@ -22,7 +30,12 @@ RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     status_code=201,
     response_model=RunOut,
     responses={
-        202: {"model": RunOut, "description": "Queued on the long job queue: follow it at `Location`"},
+        201: {"description": "Computed in this request", "links": RUN_LINKS},
+        202: {
+            "model": RunOut,
+            "description": "Queued on the long job queue: follow it at `Location`",
+            "links": RUN_LINKS,
+        },
         **problem_responses(401, 403, 413, 422),
     },
 )

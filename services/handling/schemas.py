@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.schemas import SafeText
+from shared.schemas import SafeText, StrictInput
 
 Text = Annotated[SafeText, Field(min_length=1, max_length=4000)]
 
@@ -22,9 +22,9 @@ class ReturnIn(BaseModel):
     note: Text
 
 
-class NoteIn(BaseModel):
+class NoteIn(StrictInput):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"text": "已联系施工方，今晚起停止夜间施工", "public": True}]}
+        json_schema_extra={"examples": [{"text": "已联系施工方，今晚起停止夜间施工", "public": True}]},
     )
     text: Text
     public: bool = Field(False, description="Shown to the citizen when tracking")
@@ -49,12 +49,10 @@ class ResolveIn(BaseModel):
     reply: Text = Field(description="The public reply to the citizen")
 
 
-class ReassignIn(BaseModel):
+class ReassignIn(StrictInput):
     """Exactly one target: a handler (staff id), a grid team, or a department."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"department_code": "HB", "note": "转环保"}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"department_code": "HB", "note": "转环保"}]})
     handler_id: Annotated[int | None, Field(ge=1, le=2**62)] = None
     team_id: Annotated[int | None, Field(ge=1, le=2**62)] = None
     department_code: Annotated[SafeText | None, Field(min_length=1, max_length=32)] = None
@@ -84,9 +82,8 @@ class ClassifyIn(BaseModel):
     category: Annotated[SafeText, Field(min_length=1, max_length=64)]
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"resolved": True, "satisfaction": "satisfied", "comment": "处理及时"}]},
     )
     resolved: bool

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.auth import API_KEY_RIGHTS, CHANNELS
-from shared.schemas import LocalDateTime, SafeText
+from shared.schemas import LocalDateTime, SafeText, StrictInput
 
 Role = Literal["admin", "dispatcher", "handler", "clerk", "supervisor", "auditor"]
 Right = Literal["requests:create", "requests:read", "feedback:create", "webhooks:manage"]
@@ -47,8 +47,8 @@ class StaffCreate(BaseModel):
     ]
 
 
-class StaffUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False, "version": 1}]})
+class StaffUpdate(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": False, "version": 1}]})
 
     display_name: Annotated[SafeText | None, Field(min_length=1, max_length=100)] = None
     password: Password | None = None

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from services.intake.phones import normalise_phone
 from services.org.schemas import CATEGORY_CODE_RE, Code
-from shared.schemas import LocalDateTime
+from shared.schemas import IsoDateTime, LocalDateTime, StrictInput
 
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
 Priority = Literal["emergency", "high", "normal"]
@@ -35,10 +35,8 @@ def _no_control_chars(value: str) -> str:
 SafeText = Annotated[str, AfterValidator(_no_control_chars)]
 
 
-class Location(BaseModel):
+class Location(StrictInput):
     """Where: coordinates (WGS84, GCJ-02 or BD-09) and/or an address and/or a community or grid code."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lat: Annotated[float | None, Field(ge=-90, le=90, allow_inf_nan=False)] = None
     lon: Annotated[float | None, Field(ge=-180, le=180, allow_inf_nan=False)] = None
@@ -60,9 +58,7 @@ class Location(BaseModel):
         return self
 
 
-class Citizen(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Citizen(StrictInput):
     name: Annotated[SafeText | None, Field(min_length=1, max_length=50)] = None
     phone: Annotated[SafeText | None, Field(min_length=5, max_length=32, examples=["13800000000"])] = None
     anonymous: bool = Field(False, description="保密: hide name and phone from everyone but dispatchers")
@@ -245,9 +241,8 @@ class TrackOut(BaseModel):
     public_notes: list[TrackNote]
 
 
-class VisitCreate(BaseModel):
+class VisitCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -271,7 +266,7 @@ class VisitCreate(BaseModel):
 
     kind: Literal["household", "leader_contact"]
     org_unit_code: Code
-    visited_at: datetime
+    visited_at: IsoDateTime
     households: Annotated[int, Field(ge=0, le=1000)] = 1
     notes: Annotated[SafeText | None, Field(max_length=4000)] = None
     requests: Annotated[list[RequestCreate], Field(max_length=20)] = []
@@ -298,9 +293,8 @@ class VisitOut(BaseModel):
 PERIOD_RE = r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
 
 
-class AssessmentCreate(BaseModel):
+class AssessmentCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {

@@ -14,14 +14,13 @@ from services.org.service import get_department, get_unit
 from services.routing.models import LeaderLink
 from shared.auth import Principal
 from shared.errors import InvalidInput, NotFound, field_error
-from shared.schemas import SafeText
+from shared.schemas import SafeText, StrictInput
 
 Quota = Annotated[int, Field(ge=0, le=10_000)]
 
 
-class LeaderLinkCreate(BaseModel):
+class LeaderLinkCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from shared.schemas import LocalDateTime, SafeText
+from shared.schemas import LocalDateTime, SafeText, StrictInput
 
 Level = Literal["city", "district", "street", "community", "grid"]
 Priority = Literal["emergency", "high", "normal"]
@@ -102,8 +102,8 @@ class OrgUnitCreate(BaseModel):
     geometry: Geometry | None = None
 
 
-class OrgUnitUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "南门街道", "version": 1}]})
+class OrgUnitUpdate(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "南门街道", "version": 1}]})
 
     name: Name | None = None
     name_en: NameEn = None
@@ -195,8 +195,8 @@ class DepartmentCreate(BaseModel):
     scope_code: Code = Field(description="The city or district the department serves")
 
 
-class DepartmentUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False, "version": 1}]})
+class DepartmentUpdate(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": False, "version": 1}]})
 
     name: Name | None = None
     name_en: NameEn = None
@@ -222,16 +222,15 @@ class TeamCreate(BaseModel):
     name: Name
 
 
-class TeamUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "第1网格服务团队"}]})
+class TeamUpdate(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "第1网格服务团队"}]})
 
     name: Name | None = None
     version: int | None = Field(default=None, ge=1)
 
 
-class MemberCreate(BaseModel):
+class MemberCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [{"username": "gw_330203001001001", "team_role": "grid_worker", "on_duty": True}]
         },
@@ -242,8 +241,8 @@ class MemberCreate(BaseModel):
     on_duty: bool = True
 
 
-class MemberUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"on_duty": False}]})
+class MemberUpdate(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"on_duty": False}]})
 
     team_role: TeamRole | None = None
     on_duty: bool | None = None
@@ -274,10 +273,8 @@ class AttributeValue(BaseModel):
     name: Annotated[SafeText, Field(min_length=1, max_length=200)]
 
 
-class CategoryAttribute(BaseModel):
+class CategoryAttribute(StrictInput):
     """An extra question for a category (an Open311 service-definition attribute)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     code: Annotated[SafeText, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
     datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
@@ -298,9 +295,8 @@ class CategoryAttribute(BaseModel):
         return self
 
 
-class CategoryCreate(BaseModel):
+class CategoryCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -339,8 +335,8 @@ class CategoryCreate(BaseModel):
         return value
 
 
-class CategoryUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"key_group": True, "version": 1}]})
+class CategoryUpdate(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"key_group": True, "version": 1}]})
 
     name: Name | None = None
     name_en: NameEn = None
@@ -425,9 +421,8 @@ class RuleOut(BaseModel):
     version: int
 
 
-class SlaPolicyCreate(BaseModel):
+class SlaPolicyCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -452,8 +447,8 @@ class SlaPolicyCreate(BaseModel):
     resolve_unit: SlaUnit
 
 
-class SlaPolicyUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"resolve_amount": 5, "version": 1}]})
+class SlaPolicyUpdate(StrictInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"resolve_amount": 5, "version": 1}]})
 
     name: Name | None = None
     respond_amount: Amount | None = None

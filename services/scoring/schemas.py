@@ -6,11 +6,11 @@ stored, number for number.
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.scoring.periods import PERIOD_RE
 from services.scoring.scheme import SchemeDocument
-from shared.schemas import LocalDateTime
+from shared.schemas import IsoAwareDateTime, LocalDateTime, StrictInput
 
 PeriodText = Annotated[
     str, Field(pattern=PERIOD_RE, max_length=7, description="`2026-03`, `2026-Q1` or `2026`", examples=["2026-03"])
@@ -71,14 +71,13 @@ class SchemeOut(BaseModel):
 # ---- runs --------------------------------------------------------------------------------------
 
 
-class RunCreate(BaseModel):
+class RunCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"period": "2026-10"}, {"period": "2026", "background": True}]},
     )
 
     period: PeriodText
-    as_of: AwareDatetime | None = Field(
+    as_of: IsoAwareDateTime | None = Field(
         None, description="Count only what had happened by this time (default: now). Same as_of, same result."
     )
     scheme_version: Annotated[int | None, Field(ge=1, le=1_000_000)] = Field(
@@ -496,9 +495,8 @@ class HandlingUnitRef(BaseModel):
     ]
 
 
-class AppealCreate(BaseModel):
+class AppealCreate(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -519,9 +517,8 @@ class AppealCreate(BaseModel):
     explanation: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class AppealDecision(BaseModel):
+class AppealDecision(StrictInput):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"decision": "approved", "note": "经核实属实，予以核减。", "version": 1}]},
     )
 

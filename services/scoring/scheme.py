@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.scoring.stats import z_for
+from shared.schemas import StrictInput
 
 Weight = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Strength = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)]
@@ -22,11 +23,7 @@ def _sums_to_one(model: BaseModel) -> None:
         raise ValueError(f"the weights must add up to 1 (they add up to {total:g})")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ThreeRateWeights(_Strict):
+class ThreeRateWeights(StrictInput):
     """three_rate_score = 100 × (w_response·response + w_resolution·resolution + w_satisfaction·satisfaction)."""
 
     response: Weight = 0.2
@@ -39,7 +36,7 @@ class ThreeRateWeights(_Strict):
         return self
 
 
-class SatisfactionPoints(_Strict):
+class SatisfactionPoints(StrictInput):
     """Points a rating earns toward satisfaction_rate = Σ points / ratings."""
 
     satisfied: Weight = 1.0
@@ -56,7 +53,7 @@ class SatisfactionPoints(_Strict):
         return self.satisfied, self.basically_satisfied, self.dissatisfied
 
 
-class SatisfactionIndexWeights(_Strict):
+class SatisfactionIndexWeights(StrictInput):
     """satisfaction_index (满意指数) = Σ w · component (each 0–100), renormalised over components present."""
 
     residents: Weight = 0.6
@@ -69,7 +66,7 @@ class SatisfactionIndexWeights(_Strict):
         return self
 
 
-class Shrinkage(_Strict):
+class Shrinkage(StrictInput):
     """Empirical-Bayes prior per level and rate (SPEC §7.3)."""
 
     min_units: Annotated[int, Field(ge=1, le=100_000)] = Field(
@@ -86,7 +83,7 @@ class Shrinkage(_Strict):
         return self
 
 
-class Interval(_Strict):
+class Interval(StrictInput):
     confidence: Annotated[float, Field(gt=0.5, lt=1, allow_inf_nan=False)] = Field(
         0.95, description="Confidence of the Wilson interval reported with every rate"
     )
@@ -96,7 +93,7 @@ class Interval(_Strict):
         return z_for(self.confidence)
 
 
-class CadreWeights(_Strict):
+class CadreWeights(StrictInput):
     """cadre_score = 100-point process × w_process + 100-point result × w_result (SPEC §7.4)."""
 
     process: Weight = 0.4
@@ -108,7 +105,7 @@ class CadreWeights(_Strict):
         return self
 
 
-class HandlerProcessWeights(_Strict):
+class HandlerProcessWeights(StrictInput):
     """A handler's process score: visits against quota (grid workers), response rate, on-time resolution rate."""
 
     visit_compliance: Weight = 1 / 3
@@ -121,7 +118,7 @@ class HandlerProcessWeights(_Strict):
         return self
 
 
-class VisitQuota(_Strict):
+class VisitQuota(StrictInput):
     """Household visits (进门入户) a grid worker is expected to log per period."""
 
     month: Quota = 20
@@ -129,13 +126,13 @@ class VisitQuota(_Strict):
     year: Quota = 240
 
 
-class Cadre(_Strict):
+class Cadre(StrictInput):
     weights: CadreWeights = CadreWeights()
     handler_process_weights: HandlerProcessWeights = HandlerProcessWeights()
     grid_worker_visit_quota: VisitQuota = VisitQuota()
 
 
-class Grade(_Strict):
+class Grade(StrictInput):
     min_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     label: Annotated[str, Field(min_length=1, max_length=20)]
 
@@ -148,7 +145,7 @@ DEFAULT_GRADES = [
 ]
 
 
-class SchemeDocument(_Strict):
+class SchemeDocument(StrictInput):
     """A whole scoring scheme. Omitted parts take the SPEC defaults; the stored document spells them all out."""
 
     model_config = ConfigDict(
