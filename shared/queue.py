@@ -11,7 +11,9 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import after_commit
@@ -22,7 +24,7 @@ DEFAULT_QUEUE = "minqing:default"
 LONG_QUEUE = "minqing:long"
 
 _pool: ArqRedis | None = None
-_enqueue_script: AsyncScript | None = None
+_scripts: dict[str, AsyncScript] = {}  # Lua source -> script bound to `_pool`
 
 # After a Redis failure, calls that can do without Redis (rate-limit counters, enqueues the outbox
 # relay repeats) skip it for a few seconds instead of each waiting for a connect timeout.
@@ -37,6 +39,24 @@ def redis_suspended() -> bool:
 def note_redis_failure() -> None:
     global _redis_down_until
     _redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
+
+
+def is_redis_unreachable(exc: BaseException) -> bool:
+    """A connection failure or timeout: Redis is away. Anything else (a refused command) is a bug."""
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
+
+
+def report_redis_error(log: logging.Logger, what: str, command: str, exc: RedisError | OSError, **extra: Any) -> None:
+    """Log a failed Redis call as what it was; only an unreachable Redis suspends the Redis-optional calls."""
+    if is_redis_unreachable(exc):
+        note_redis_failure()
+        log.warning(f"{what}: Redis unavailable", extra={**extra, "error": type(exc).__name__, "detail": str(exc)})
+    else:
+        # Redis answered and refused the command (e.g. syntax a server version lacks): say which and why.
+        log.error(
+            f"{what}: Redis command error",
+            extra={**extra, "command": command, "error": type(exc).__name__, "detail": str(exc)},
+        )
 
 
 # `ArqRedis.enqueue_job`'s check-and-set (WATCH, EXISTS, MULTI/EXEC: three round trips) as one script:
@@ -64,25 +84,32 @@ async def get_queue() -> ArqRedis:
     return _pool
 
 
+async def script(source: str) -> AsyncScript:
+    """The Lua script `source` on the shared pool (EVALSHA, loaded on first use)."""
+    pool = await get_queue()
+    found = _scripts.get(source)
+    if found is None:
+        found = _scripts[source] = pool.register_script(source)
+    return found
+
+
 async def close_queue() -> None:
-    global _pool, _enqueue_script, _redis_down_until
+    global _pool, _redis_down_until
     _redis_down_until = 0.0
+    _scripts.clear()
     if _pool is not None:
         await _pool.aclose()
         _pool = None
-        _enqueue_script = None
 
 
 async def enqueue(function: str, *args: Any, job_id: str, queue: str = DEFAULT_QUEUE) -> bool:
     """Enqueue an arq job now, in one round trip; False when a job with this id is queued or done already."""
-    global _enqueue_script
     pool = await get_queue()
-    if _enqueue_script is None:
-        _enqueue_script = pool.register_script(_ENQUEUE_LUA)
+    enqueue_script = await script(_ENQUEUE_LUA)
     now_ms = timestamp_ms()
     job = serialize_job(function, args, {}, None, now_ms, serializer=pool.job_serializer)
     keys = [job_key_prefix + job_id, result_key_prefix + job_id, queue]
-    added = await _enqueue_script(keys=keys, args=[pool.expires_extra_ms, job, now_ms, job_id])
+    added = await enqueue_script(keys=keys, args=[pool.expires_extra_ms, job, now_ms, job_id])
     return bool(added)
 
 
@@ -103,7 +130,6 @@ def enqueue_after_commit(
         try:
             await enqueue(function, *args, job_id=job_id, queue=queue)
         except (RedisError, OSError) as exc:
-            note_redis_failure()
-            logger.warning("enqueue failed; left to the relay", extra={"job_id": job_id, "error": type(exc).__name__})
+            report_redis_error(logger, "enqueue failed; left to the relay", "EVALSHA enqueue", exc, job_id=job_id)
 
     after_commit(session, _enqueue)

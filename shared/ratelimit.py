@@ -6,14 +6,28 @@ import time
 from redis.exceptions import RedisError
 
 from shared.errors import AppError
-from shared.queue import get_queue, note_redis_failure, redis_suspended
+from shared.queue import redis_suspended, report_redis_error, script
 
 logger = logging.getLogger("minqing.ratelimit")
+
+# Count a call and start the window's expiry on its first call, atomically and in one round trip.
+# A script rather than `EXPIRE key ttl NX`: that option needs Redis 7, and the embedded server is 6.2.
+_COUNT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
 class TooManyRequests(AppError):
     status = 429
     title = "Too many requests"
+
+
+async def count(key: str, ttl_seconds: int) -> int:
+    """Add one to the counter `key` (created with a lifetime of `ttl_seconds`); the new count."""
+    count_script = await script(_COUNT_LUA)
+    return int(await count_script(keys=[key], args=[ttl_seconds]))
 
 
 async def hit(bucket: str, limit: int, window_seconds: int) -> None:
@@ -24,19 +38,12 @@ async def hit(bucket: str, limit: int, window_seconds: int) -> None:
     if redis_suspended():
         return
     try:
-        redis = await get_queue()
         # One round trip: integrations' keys are counted on every call, so this sits on the intake hot path.
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds + 1, nx=True)
-            count, _ = await pipe.execute()
+        calls = await count(key, window_seconds + 1)
     except (RedisError, OSError) as exc:
-        note_redis_failure()
-        logger.warning(
-            "rate limit not counted: Redis unavailable", extra={"bucket": bucket, "error": type(exc).__name__}
-        )
+        report_redis_error(logger, "rate limit not counted", "EVALSHA count", exc, bucket=bucket)
         return
-    if count > limit:
+    if calls > limit:
         retry = window_seconds - int(time.time() % window_seconds)
         raise TooManyRequests(
             f"More than {limit} calls in {window_seconds} s; retry later", headers={"Retry-After": str(retry)}

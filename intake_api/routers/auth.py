@@ -13,7 +13,7 @@ from services.identity.schemas import MeOut, TokenOut
 from shared.deps import SessionDep
 from shared.errors import NotAuthenticated
 from shared.queue import get_queue
-from shared.ratelimit import TooManyRequests
+from shared.ratelimit import TooManyRequests, count
 from shared.settings import get_settings
 from shared.web import problem_responses
 
@@ -42,11 +42,9 @@ async def _refuse_when_locked(keys: list[tuple[str, int]]) -> None:
 
 
 async def _count_failure(keys: list[tuple[str, int]]) -> None:
-    redis = await get_queue()
     window = get_settings().login_failure_window_seconds
     for key, _ in keys:
-        if await redis.incr(key) == 1:
-            await redis.expire(key, window + 1)
+        await count(key, window + 1)
 
 
 @router.post("/auth/token", response_model=TokenOut, responses=problem_responses(401, 422, 429))
