@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.events import GENESIS, chain_to
+from services.intake.events import GENESIS, chain_to, lock_chains
 from services.intake.models import OutboxEntry, Request, RequestEvent
 from shared.queue import enqueue_after_commit
 
@@ -42,7 +42,7 @@ def _owner(request: Request) -> str | None:
 
 @dataclass(slots=True)
 class ChangeBatch:
-    """`record_change` for many requests the caller holds locked, written at once by `write`.
+    """`record_change` for many requests (the caller holds them locked; `write` makes sure), written at once.
 
     The routing worker changes dozens of requests per transaction; one event query, one insert and one
     webhook emit for all of them cost less than three round trips each. Each request's new events
@@ -95,6 +95,7 @@ class ChangeBatch:
         if not self.events:
             return
         ids = sorted({e.request_id for e in self.events})
+        await lock_chains(session, ids)
         rows = await session.execute(
             select(RequestEvent.request_id, RequestEvent.seq, RequestEvent.hash)
             .where(RequestEvent.request_id.in_(ids))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import RequestEvent
+from services.intake.models import Request, RequestEvent
 
 GENESIS = "0" * 64
 
@@ -95,6 +95,18 @@ def first_event(
     }
 
 
+async def lock_chains(session: AsyncSession, request_ids: list[int]) -> None:
+    """Hold the rows of `request_ids` (in id order, so two lockers cannot deadlock) until the transaction ends.
+
+    Whoever appends to a request's trail takes this lock first and reads the chain's head after it: a read
+    that only logs (a `pii_viewed` on `?reveal_pii=true`) then waits for a concurrent action instead of
+    failing on the unique (request_id, seq). A lock the caller already holds costs one round trip.
+    """
+    await session.execute(
+        select(Request.id).where(Request.id.in_(sorted(set(request_ids)))).order_by(Request.id).with_for_update()
+    )
+
+
 async def append_event(
     session: AsyncSession,
     request_id: int,
@@ -109,12 +121,12 @@ async def append_event(
     occurred_at: datetime | None = None,
     first: bool = False,
 ) -> RequestEvent:
-    """Append one event. Callers hold the request row (or just created it: `first=True` skips reading
-    the chain), so `seq` cannot race; the unique (request_id, seq) constraint catches it if they do not."""
-    last = (
-        None
-        if first
-        else (
+    """Append one event after the request's last (`first=True`: the request was just created, skip reading
+    the chain). Appends to one request are serialised by its row lock, so concurrent appends never race on `seq`."""
+    last = None
+    if not first:
+        await lock_chains(session, [request_id])
+        last = (
             await session.execute(
                 select(RequestEvent.seq, RequestEvent.hash)
                 .where(RequestEvent.request_id == request_id)
@@ -122,7 +134,6 @@ async def append_event(
                 .limit(1)
             )
         ).first()
-    )
     event = RequestEvent(
         request_id=request_id,
         kind=kind,
