@@ -14,11 +14,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## a .venv with the pinned dependencies
 
-run: $(STAMP) ## embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set; migrate; demo; the three processes
+# One simple command, so that make forks the launcher itself (no shell in between): make then
+# forwards a SIGTERM straight to it, and the launcher, seeing make as its parent, also stops when
+# make alone gets SIGINT or SIGHUP (which make does not forward) or dies (cli/run.py, point 5).
+run: $(STAMP) ## embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set; migrate; demo; the four processes; SIGINT/SIGTERM stop it all
 	$(PY) -m cli run
 
-test: $(STAMP) ## the suite, on 127.0.0.1 PostgreSQL/Redis when they answer, else embedded ones
+test: $(STAMP) ## the suite on 127.0.0.1 PostgreSQL/Redis (else embedded), then the `engines` tests on the embedded PostgreSQL 18 + Redis 6.2
 	$(PY) -m pytest
+	MINQING_TEST_ENGINES=embedded $(PY) -m pytest -m engines
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

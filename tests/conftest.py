@@ -1,5 +1,10 @@
 """Test harness: a real PostgreSQL and Redis (127.0.0.1 when they answer, else embedded ones),
-a freshly migrated database per run, and a clean state per test."""
+a freshly migrated database per run, and a clean state per test.
+
+`MINQING_TEST_ENGINES=embedded` runs on the embedded servers `make run` gives a newcomer (PostgreSQL 18,
+Redis 6.2) even when 127.0.0.1 answers; `make test` runs the tests marked `engines` (queue, rate limits,
+relay, intake, trail) that way too, so an engine-version difference fails the suite.
+"""
 
 import asyncio
 import os
@@ -34,11 +39,16 @@ def _scratch_dir(prefix: str) -> Path:
     return path
 
 
+def embedded_engines_requested() -> bool:
+    return os.environ.get("MINQING_TEST_ENGINES", "local") == "embedded"
+
+
 def _configure_servers() -> None:
     """Point settings at the test servers before any app module reads them."""
-    if "TEST_DATABASE_URL" in os.environ:
+    embedded = embedded_engines_requested()
+    if "TEST_DATABASE_URL" in os.environ and not embedded:
         database_url = os.environ["TEST_DATABASE_URL"]
-    elif _answers(5432):
+    elif _answers(5432) and not embedded:
         database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{TEST_DB}"
     else:
         from cli.embedded import EmbeddedPostgres
@@ -47,9 +57,9 @@ def _configure_servers() -> None:
         server.create_database(TEST_DB)
         _embedded.append(server)
         database_url = server.url(TEST_DB)
-    if "TEST_REDIS_URL" in os.environ:
+    if "TEST_REDIS_URL" in os.environ and not embedded:
         redis_url = os.environ["TEST_REDIS_URL"]
-    elif _answers(6379):
+    elif _answers(6379) and not embedded:
         redis_url = "redis://127.0.0.1:6379/15"
     else:
         from cli.embedded import EmbeddedRedis
@@ -68,8 +78,65 @@ def _configure_servers() -> None:
     )
 
 
+# The tests `make test` runs a second time on the embedded engines: whatever speaks to Redis (queue,
+# relay, rate limits, login lockout, workers) or leans on PostgreSQL's locking (intake, trail, handling).
+ENGINE_SUITE = (
+    "tests/shared/test_engines.py",
+    "tests/shared/test_ratelimit.py",
+    "tests/shared/test_unavailable.py",
+    "tests/intake_api/test_requests.py",
+    "tests/intake_api/test_track.py",
+    "tests/intake_api/test_trail_concurrency.py",
+    "tests/intake_api/test_handling.py",
+    "tests/intake_api/test_open311.py",
+    "tests/intake_api/test_webhooks.py",
+    "tests/routing_worker/",
+    "tests/services/webhooks/test_delivery.py",
+    "tests/services/alerts/test_jobs.py",
+    "tests/scoring_service/test_jobs.py",
+    "tests/security/test_api2_authentication.py",
+    "tests/security/test_api4_resource_consumption.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
+        if any(path == entry or (entry.endswith("/") and path.startswith(entry)) for entry in ENGINE_SUITE):
+            item.add_marker(pytest.mark.engines)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "engines: also run on the embedded PostgreSQL 18 and Redis 6.2 (MINQING_TEST_ENGINES=embedded)"
+    )
     _configure_servers()
+
+
+async def _server_versions() -> tuple[str, str]:
+    import asyncpg
+    import redis.asyncio as aioredis
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        postgres = str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+    client = aioredis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        redis_version = str((await client.info("server"))["redis_version"])
+    finally:
+        await client.aclose()
+    return postgres, redis_version
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which engines the run proved (`-q` hides the report header, so this goes at the end)."""
+    postgres, redis_version = asyncio.run(_server_versions())
+    where = "embedded" if embedded_engines_requested() else "127.0.0.1 or embedded fallback"
+    terminalreporter.write_line(f"minqing engines ({where}): PostgreSQL {postgres}, Redis {redis_version}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
