@@ -2,7 +2,9 @@
 
 from fastapi import FastAPI
 
+from intake_api.routers.auth import login
 from scoring_service.routers import appeals, public, rankings, runs, schemes, scores
+from services.identity.schemas import TokenOut
 from shared.web import create_base_app
 
 DESCRIPTION = """
@@ -22,6 +24,11 @@ def create_app() -> FastAPI:
     app = create_base_app(title="Minqing scoring service", description=DESCRIPTION, service="scoring_service")
     for module in (runs, scores, rankings, appeals, schemes, public):
         app.include_router(module.router)
+    # The OAuth2 scheme's token URL is relative, so this service's `/docs` "Authorize" posts here: answer it
+    # with the intake API's own login (same limits, same failure counters), documented there, not here.
+    app.add_api_route(
+        "/v1/auth/token", login, methods=["POST"], response_model=TokenOut, include_in_schema=False, tags=["auth"]
+    )
     return app
 
 

@@ -7,8 +7,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-# The documentation itself: the only routes allowed outside the OpenAPI document.
-DOC_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# The documentation itself (its pages and their scripts, styles and favicon, served by the app under
+# `/static/docs`): the only routes allowed outside the OpenAPI document.
+DOC_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static/docs"}
+# Served undocumented on purpose: the scoring service answers the intake API's login (documented there)
+# only so that its own `/docs` "Authorize" works, the OAuth2 token URL being relative.
+HIDDEN_OPERATIONS = {"scoring": {"POST /v1/auth/token"}}
 
 
 def _routes(app: FastAPI) -> list[Any]:
@@ -38,7 +42,8 @@ def test_every_route_is_documented_with_a_summary_or_description(name: str) -> N
         for method in route.methods - {"HEAD"}:
             operation = spec["paths"].get(route.path_format, {}).get(method.lower())
             if not route.include_in_schema or operation is None:
-                undocumented.append(f"{method} {path}")
+                if f"{method} {path}" not in HIDDEN_OPERATIONS.get(name, set()):
+                    undocumented.append(f"{method} {path}")
                 continue
             if not (route.summary or route.description):
                 unexplained.append(f"{method} {path}")
