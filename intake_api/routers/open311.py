@@ -169,8 +169,8 @@ async def list_requests(
         str | None,
         Query(
             max_length=4000,
-            pattern=r"^[0-9, ]*$",
-            description="Request ids, comma delimited; overrides the other filters",
+            description="Request ids, comma delimited (at most 1000); overrides the other filters. Values that"
+            " cannot be a request id (not a positive integer in range) match nothing, like unknown ids",
             examples=["1024,1025"],
         ),
     ] = None,

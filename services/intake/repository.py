@@ -1,15 +1,18 @@
 """Every query of the intake domain."""
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, String, cast, literal_column, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identity.models import StaffAccount
 from services.intake.duplicates import NEARBY_METRES, NEARBY_WINDOW, SAME_PHONE_WINDOW, RequestFacts, bounding_box
 from services.intake.models import OPEN_STATUSES, Request, RequestEvent
+from services.org.models import Department, OrgUnit, Team
 from shared.db import driver_connection
 
 # The intake hot path (every `POST /v1/requests`) speaks to asyncpg directly: SQLAlchemy's statement
@@ -203,3 +206,68 @@ def list_query(
     if after_id is not None:
         stmt = stmt.where(Request.id < after_id)
     return stmt.order_by(Request.id.desc()).limit(limit)
+
+
+@dataclass(slots=True)
+class Labels:
+    """The codes and names behind the ids that requests refer to (see `labels_of`)."""
+
+    unit_codes: dict[int, str] = field(default_factory=dict)
+    team_names: dict[int, str] = field(default_factory=dict)
+    departments: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (code, name)
+    staff_names: dict[int, str] = field(default_factory=dict)
+
+
+async def labels_of(session: AsyncSession, requests: Iterable[Request]) -> Labels:
+    """Org-unit codes, team names, department codes and names, and handler names of these requests,
+    in one round trip however many requests (a page of 200 is one query, not 200), none when no ids."""
+    unit_ids: set[int] = set()
+    team_ids: set[int] = set()
+    department_ids: set[int] = set()
+    staff_ids: set[int] = set()
+    for r in requests:
+        if r.org_unit_id is not None:
+            unit_ids.add(r.org_unit_id)
+        if r.lead_team_id is not None:
+            team_ids.add(r.lead_team_id)
+        if r.lead_department_id is not None:
+            department_ids.add(r.lead_department_id)
+        department_ids.update(r.co_department_ids or ())
+        if r.handler_id is not None:
+            staff_ids.add(r.handler_id)
+    no_code = cast(null(), String)
+    parts: list[Select[str, int, str, str]] = []
+    if unit_ids:
+        parts.append(
+            select(
+                literal_column("'unit'", String).label("kind"), OrgUnit.id, OrgUnit.code, no_code.label("name")
+            ).where(OrgUnit.id.in_(unit_ids))
+        )
+    if team_ids:
+        parts.append(select(literal_column("'team'", String), Team.id, no_code, Team.name).where(Team.id.in_(team_ids)))
+    if department_ids:
+        parts.append(
+            select(literal_column("'department'", String), Department.id, Department.code, Department.name).where(
+                Department.id.in_(department_ids)
+            )
+        )
+    if staff_ids:
+        parts.append(
+            select(literal_column("'staff'", String), StaffAccount.id, no_code, StaffAccount.display_name).where(
+                StaffAccount.id.in_(staff_ids)
+            )
+        )
+    labels = Labels()
+    if not parts:
+        return labels
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    for kind, id_, code, name in await session.execute(stmt):
+        if kind == "unit":
+            labels.unit_codes[id_] = code
+        elif kind == "team":
+            labels.team_names[id_] = name
+        elif kind == "department":
+            labels.departments[id_] = (code, name)
+        else:
+            labels.staff_names[id_] = name
+    return labels

@@ -1,14 +1,13 @@
 """Pydantic shapes of the intake API: requests, tracking, visits, assessments."""
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.intake.phones import normalise_phone
 from services.org.schemas import CATEGORY_CODE_RE, Code
-from shared.schemas import IsoDateTime, LocalDateTime, StrictInput
+from shared.schemas import CITY_TIME_NOTE, CityDateTime, LocalDateTime, StrictInput
 
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
 Priority = Literal["emergency", "high", "normal"]
@@ -177,10 +176,33 @@ class CitizenOut(BaseModel):
     masked: bool
 
 
+class DepartmentRef(BaseModel):
+    id: int = Field(description="The department's id (`GET /v1/admin/departments`)")
+    code: str = Field(description="The department's code")
+    name: str = Field(description="The department's name")
+
+
 class HandlingOut(BaseModel):
-    lead_team_id: int | None
-    lead_department_id: int | None
-    handler_id: int | None
+    """Who has the request: the lead grid team or lead department, and the handler; names beside ids."""
+
+    lead_team_id: int | None = Field(
+        description="The lead grid team's id (`TeamOut.id`; filter `GET /v1/requests?lead_team_id=`)"
+    )
+    lead_team_name: str | None = Field(description="The lead grid team's name")
+    lead_department_id: int | None = Field(
+        description="The lead department's id (`DepartmentOut.id`; filter `GET /v1/requests?lead_department_id=`)"
+    )
+    lead_department_code: str | None = Field(description="The lead department's code")
+    lead_department_name: str | None = Field(description="The lead department's name")
+    handler_id: int | None = Field(
+        description="The handler's staff account id (a member's `staff_id`; filter `GET /v1/requests?handler_id=`)"
+    )
+    handler_name: str | None = Field(
+        description="The handler's display name; shown to staff callers only (null for API keys)"
+    )
+    co_departments: list[DepartmentRef] = Field(
+        description="Co-handling departments of a joint request (民情会办), besides the lead"
+    )
 
 
 class RequestOut(BaseModel):
@@ -266,17 +288,10 @@ class VisitCreate(StrictInput):
 
     kind: Literal["household", "leader_contact"]
     org_unit_code: Code
-    visited_at: IsoDateTime
+    visited_at: Annotated[CityDateTime, Field(description=f"When the visit took place. {CITY_TIME_NOTE}")]
     households: Annotated[int, Field(ge=0, le=1000)] = 1
     notes: Annotated[SafeText | None, Field(max_length=4000)] = None
     requests: Annotated[list[RequestCreate], Field(max_length=20)] = []
-
-    @field_validator("visited_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give a time zone offset")
-        return value
 
 
 class VisitOut(BaseModel):

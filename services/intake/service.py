@@ -21,6 +21,7 @@ from services.intake.schemas import (
     AssessmentCreate,
     AssessmentOut,
     CitizenOut,
+    DepartmentRef,
     Due,
     EventOut,
     EventsOut,
@@ -293,14 +294,22 @@ def may_reveal_pii(principal: Principal, request: Request) -> bool:
 
 
 async def request_out(
-    session: AsyncSession, principal: Principal, request: Request, *, reveal_pii: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    request: Request,
+    *,
+    reveal_pii: bool = False,
+    labels: repo.Labels | None = None,
 ) -> RequestOut:
-    """The request as this caller may see it; revealing PII is allowed only to those with need, and audited."""
+    """The request as this caller may see it; revealing PII is allowed only to those with need, and audited.
+
+    `labels` are the codes and names of a whole page, read once by the caller (`repo.labels_of`).
+    """
     if reveal_pii and not may_reveal_pii(principal, request):
         raise Forbidden("Only the assigned handler and dispatchers may see the citizen's name and phone")
-    unit_code = None
-    if request.org_unit_id is not None:
-        unit_code = (await org_repo.codes_of_units(session, {request.org_unit_id}))[request.org_unit_id]
+    if labels is None:
+        labels = await repo.labels_of(session, [request])
+    unit_code = labels.unit_codes.get(request.org_unit_id) if request.org_unit_id is not None else None
     citizen = _citizen_out(principal, request, reveal_pii)
     if reveal_pii:
         await append_event(session, request.id, "pii_viewed", owner_of(principal), data={"fields": ["name", "phone"]})
@@ -329,13 +338,32 @@ async def request_out(
         received_at=request.received_at,
         due=Due(respond_by=request.respond_by, resolve_by=request.resolve_by),
         duplicate_of=request.duplicate_of_id,
-        handling=HandlingOut(
-            lead_team_id=request.lead_team_id,
-            lead_department_id=request.lead_department_id,
-            handler_id=request.handler_id,
-        ),
+        handling=_handling_out(principal, request, labels),
         version=request.version,
         links=_links(request.id, request.tracking_no),
+    )
+
+
+def _handling_out(principal: Principal, request: Request, labels: repo.Labels) -> HandlingOut:
+    team_id, department_id, handler_id = request.lead_team_id, request.lead_department_id, request.handler_id
+    lead = labels.departments.get(department_id) if department_id is not None else None
+    handler_name = None
+    if handler_id is not None and principal.is_staff:
+        # Staff names are for staff; integrations see the handling unit, not the person.
+        handler_name = labels.staff_names.get(handler_id)
+    return HandlingOut(
+        lead_team_id=team_id,
+        lead_team_name=labels.team_names.get(team_id) if team_id is not None else None,
+        lead_department_id=department_id,
+        lead_department_code=lead[0] if lead else None,
+        lead_department_name=lead[1] if lead else None,
+        handler_id=handler_id,
+        handler_name=handler_name,
+        co_departments=[
+            DepartmentRef(id=i, code=labels.departments[i][0], name=labels.departments[i][1])
+            for i in request.co_department_ids or ()
+            if i in labels.departments
+        ],
     )
 
 
@@ -415,7 +443,8 @@ async def list_requests(
     if filters.sla_state:
         stmt = stmt.where(Request.sla_state == filters.sla_state)
     requests = list(await session.scalars(stmt))
-    items = [await request_out(session, principal, r) for r in requests]
+    labels = await repo.labels_of(session, requests)
+    items = [await request_out(session, principal, r, labels=labels) for r in requests]
     return Page(items=items, next_cursor=next_cursor([r.id for r in requests], limit))
 
 

@@ -38,6 +38,8 @@ OUTCOME_LABELS = {"resolved": "已解决", "explained": "已解释说明", "unre
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_IDS = 1000
+MAX_REQUEST_ID = 2**63 - 1  # request ids are a PostgreSQL bigint
+MAX_ID_DIGITS = len(str(MAX_REQUEST_ID))
 # The `unknown` category is the hotline's "to be classified"; other channels may not file it.
 HIDDEN_SERVICES = frozenset({"unknown"})
 FORM_FIELDS = frozenset(
@@ -243,23 +245,28 @@ def date_window(start: datetime | None, end: datetime | None, now: datetime) -> 
     return start, end
 
 
-def parse_ids(value: str) -> list[int]:
-    """`service_request_id`: request ids, comma delimited."""
+def parse_ids(value: str) -> list[int] | None:
+    """`service_request_id`: request ids, comma delimited (at most MAX_IDS entries).
+
+    What cannot be a request id (not a positive integer within the id column's range: `abc`, `-1`,
+    `1.5`, 99999999999999999999) matches nothing and is left out, like an id that does not exist.
+    Answers the distinct ids in the order given (possibly none), or None when the value lists
+    nothing at all (blank: no filter).
+    """
     parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts:
+        return None
     if len(parts) > MAX_IDS:
         raise InvalidInput(
             "Too many service_request_id values",
             errors=[field_error("service_request_id", f"at most {MAX_IDS} ids")],
         )
-    ids = []
+    ids: dict[int, None] = {}
     for part in parts:
-        if not (part.isascii() and part.isdigit() and len(part) <= 18):
-            raise InvalidInput(
-                "service_request_id takes request ids",
-                errors=[field_error("service_request_id", f"not a request id: {part[:20]!r}")],
-            )
-        ids.append(int(part))
-    return ids
+        request_id = parse_request_id(part)
+        if request_id is not None:
+            ids[request_id] = None
+    return list(ids)
 
 
 def parse_service_codes(value: str) -> list[str]:
@@ -280,10 +287,12 @@ def parse_statuses(value: str) -> set[PublicStatus]:
 
 
 def parse_request_id(value: str) -> int | None:
-    """A `service_request_id` from a path; None when it cannot be one (the caller answers 404)."""
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
-    return None
+    """A request id (a positive `bigint`) from its digits; None when it cannot be one (the caller
+    answers 404, or a list leaves it out)."""
+    if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > MAX_ID_DIGITS:
+        return None
+    request_id = int(value)
+    return request_id if 1 <= request_id <= MAX_REQUEST_ID else None
 
 
 # ---- submission ------------------------------------------------------------------------------

@@ -228,16 +228,19 @@ async def find_requests(
     end_date: str | None,
     status: str | None,
 ) -> list[ServiceRequest]:
-    """Public requests, newest first, at most 1000; `service_request_id` overrides the other filters."""
+    """Public requests, newest first, at most 1000; `service_request_id` overrides the other filters
+    (ids that cannot exist are left out; when none is left the answer is empty)."""
     zone = _local_zone()
     start = mapping.parse_when(start_date, "start_date", zone)
     end = mapping.parse_when(end_date, "end_date", zone)
     statuses = mapping.parse_statuses(status) if status is not None else set()
-    ids = mapping.parse_ids(service_request_id) if service_request_id is not None else []
+    ids = mapping.parse_ids(service_request_id) if service_request_id is not None else None
     received_from, received_to = mapping.date_window(start, end, datetime.now(UTC))
+    if ids is not None and not ids:
+        return []  # only ids that cannot exist were asked for
     rows = await repo.public_requests(
         session,
-        ids=ids or None,
+        ids=ids,
         service_codes=mapping.parse_service_codes(service_code) if service_code is not None else None,
         statuses=statuses,
         received_from=received_from,

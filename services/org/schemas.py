@@ -205,6 +205,10 @@ class DepartmentUpdate(StrictInput):
 
 
 class DepartmentOut(BaseModel):
+    id: int = Field(
+        description="The department's id: requests name their lead department by it (`handling.lead_department_id`,"
+        " the `lead_department_id` filter of `GET /v1/requests`)"
+    )
     code: str
     name: str
     name_en: str | None
@@ -250,18 +254,30 @@ class MemberUpdate(StrictInput):
 
 
 class MemberOut(BaseModel):
-    id: int
-    username: str
-    display_name: str
+    """A staff account's membership of a grid team or a department."""
+
+    id: int = Field(
+        description="The membership's id (`PATCH` / `DELETE /v1/admin/members/{member_id}`); not the staff id"
+    )
+    staff_id: int = Field(
+        description="The member's staff account id (`/v1/admin/staff/{staff_id}`): requests name their handler by it"
+        " (`handling.handler_id`, the `handler_id` filter of `GET /v1/requests`)"
+    )
+    username: str = Field(description="The member's staff account username")
+    display_name: str = Field(description="The member's staff account display name")
     team_role: TeamRole
     on_duty: bool
-    team_id: int | None
-    department_code: str | None
+    team_id: int | None = Field(description="The grid team's id, for a team member (else null)")
+    department_id: int | None = Field(description="The department's id, for a department member (else null)")
+    department_code: str | None = Field(description="The department's code, for a department member (else null)")
     version: int
 
 
 class TeamOut(BaseModel):
-    id: int
+    id: int = Field(
+        description="The team's id: requests name their lead grid team by it (`handling.lead_team_id`,"
+        " the `lead_team_id` filter of `GET /v1/requests`)"
+    )
     name: str
     grid_code: str
     members: list[MemberOut]

@@ -310,6 +310,7 @@ async def get_department(session: AsyncSession, principal: Principal, code: str)
 
 def department_out(department: Department, scope: OrgUnit) -> DepartmentOut:
     return DepartmentOut(
+        id=department.id,
         code=department.code,
         name=department.name,
         name_en=department.name_en,
@@ -372,11 +373,13 @@ async def _staff_by_username(session: AsyncSession, principal: Principal, userna
 def _member_out(member: Member, staff: StaffAccount, department_code: str | None = None) -> MemberOut:
     return MemberOut(
         id=member.id,
+        staff_id=member.staff_id,
         username=staff.username,
         display_name=staff.display_name,
         team_role=member.team_role,
         on_duty=member.on_duty,
         team_id=member.team_id,
+        department_id=member.department_id,
         department_code=department_code,
         version=member.version,
     )

@@ -495,9 +495,8 @@ async def test_get_requests_filters_by_ids_codes_and_status(session, intake_clie
     r = await intake_client.get(f"{V2}/requests.json", params={"status": "pending"})
     assert r.status_code == 400
     assert error_descriptions(r) == ["status: must be open or closed"]
-    r = await intake_client.get(f"{V2}/requests.json", params={"service_request_id": "1,abc"})
-    assert r.status_code == 400
-    assert error_descriptions(r)[0].startswith("service_request_id:")
+    # What cannot be an id is ignored like an unknown id (see the test below), not a 400.
+    assert await listed(intake_client, service_request_id=f"{ids['noise']},abc") == [ids["noise"]]
 
 
 async def test_get_requests_filters_by_date_range_of_at_most_90_days(session, intake_client, city):
@@ -811,3 +810,49 @@ def test_a_number_typed_into_text_is_removed_and_the_rest_kept(before, written, 
     assert digits(redacted) == ""
     assert redacted.startswith(before) and redacted.endswith(after)
     assert REDACTED in redacted
+
+
+# ---- service_request_id lists with ids that cannot exist ------------------------------------------
+
+
+async def test_service_request_id_list_ignores_ids_that_cannot_exist(intake_client, city):
+    ids = await make_public_requests(intake_client, city)
+    noise, smoke = ids["noise"], ids["smoke"]
+    huge = "99999999999999999999999"
+    # Only the requests that exist, newest first; the rest of the list is ignored, in JSON and XML.
+    for value, expected in (
+        (f"{noise},abc", [noise]),
+        (f"abc,{noise}", [noise]),
+        (f"{noise},,{smoke}", [smoke, noise]),
+        (f" {noise} , {smoke} ,", [smoke, noise]),
+        (f"{noise},{huge},{smoke}", [smoke, noise]),
+        (f"{noise},-1,0,1.5,+{smoke},{smoke}x,９,{2**63}", [noise]),
+        (f"{noise},{noise},{2**63 - 1}", [noise]),
+        (f"0{noise}", [noise]),
+    ):
+        assert await listed(intake_client, service_request_id=value) == expected, value
+    root = xml_of(await intake_client.get(f"{V2}/requests.xml", params={"service_request_id": f"{smoke},abc"}))
+    assert [r.findtext("service_request_id") for r in root.findall("request")] == [smoke]
+    # Nothing valid left: an empty list (200), not every request and not a 400.
+    for value in ("abc", huge, "abc,,def", "0", "-5", str(2**63), "<script>", "1e3"):
+        assert await listed(intake_client, service_request_id=value) == [], value
+        r = await intake_client.get(f"{V2}/requests.xml", params={"service_request_id": value})
+        assert r.status_code == 200, value
+        root = xml_of(r)
+        assert root.tag == "service_requests" and root.findall("request") == [], value
+    # service_request_id still overrides the other filters, even when nothing valid is left.
+    assert await listed(intake_client, service_request_id="abc", status="open") == []
+    # A blank value lists nothing, so it filters nothing.
+    assert len(await listed(intake_client, service_request_id="")) == 4
+    assert len(await listed(intake_client, service_request_id=" , ")) == 4
+
+
+async def test_service_request_id_list_keeps_its_size_limit(intake_client, city):
+    ids = await make_public_requests(intake_client, city)
+    ok = ",".join(str(n) for n in range(1, 1001))
+    assert set(await listed(intake_client, service_request_id=ok)) == set(ids.values())
+    r = await intake_client.get(f"{V2}/requests.json", params={"service_request_id": ok + ",abc"})
+    assert r.status_code == 400
+    assert error_descriptions(r) == ["service_request_id: at most 1000 ids"]
+    r = await intake_client.get(f"{V2}/requests.xml", params={"service_request_id": ok + ",abc"})
+    assert r.status_code == 400 and xml_of(r).tag == "errors"
