@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from services.scoring.schemas import RATE_NAMES, CadreScore, Rates, UnitScore
+from shared.schemas import local_iso
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -76,7 +77,7 @@ def units_csv(items: Iterable[UnitScore]) -> str:
         (
             [
                 s.period,
-                s.as_of.isoformat(),
+                local_iso(s.as_of),
                 s.scheme_version,
                 s.run_id,
                 s.level,
@@ -129,7 +130,7 @@ def cadres_csv(items: Iterable[CadreScore]) -> str:
         (
             [
                 c.period,
-                c.as_of.isoformat(),
+                local_iso(c.as_of),
                 c.scheme_version,
                 c.run_id,
                 c.kind,

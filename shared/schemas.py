@@ -1,7 +1,7 @@
 """Pydantic types every API shares."""
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -10,12 +10,18 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from shared.settings import get_settings
 
 
-def _local_iso(value: datetime) -> str:
-    return value.astimezone(ZoneInfo(get_settings().timezone)).isoformat()
+def city_zone() -> ZoneInfo:
+    """The city's time zone (`TIMEZONE`)."""
+    return ZoneInfo(get_settings().timezone)
+
+
+def local_iso(value: datetime) -> str:
+    """A time as every answer, CSV file and event gives it: ISO 8601 with the city's offset."""
+    return value.astimezone(city_zone()).isoformat()
 
 
 # Times leave the API as ISO 8601 in the city's time zone (`2026-11-26T17:30:00+08:00`).
-LocalDateTime = Annotated[datetime, PlainSerializer(_local_iso, return_type=str, when_used="json")]
+LocalDateTime = Annotated[datetime, PlainSerializer(local_iso, return_type=str, when_used="json")]
 
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
@@ -39,6 +45,22 @@ class StrictInput(BaseModel):
 IsoDate = Annotated[date, Strict(False), BeforeValidator(_not_a_number)]
 IsoDateTime = Annotated[datetime, Strict(False), BeforeValidator(_not_a_number)]
 IsoAwareDateTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_not_a_number)]
+
+
+def _in_city_zone(value: datetime) -> datetime:
+    """A time without an offset is the city's wall-clock time; every time must also exist in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=city_zone())
+    try:
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the time is out of range") from exc
+    return value
+
+
+CITY_TIME_NOTE = "ISO 8601; a time without an offset is read in the city's time zone (`TIMEZONE`, e.g. +08:00)"
+# A time coming in (filters, visits, as_of): with an offset as given, without one in the city's time zone.
+CityDateTime = Annotated[datetime, Strict(False), BeforeValidator(_not_a_number), AfterValidator(_in_city_zone)]
 
 
 def no_control_chars(value: str) -> str:

@@ -1,10 +1,8 @@
 """Hot-spot alerts (热点预警): unusual surges of related requests in one community (SPEC §6)."""
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator
 
 from intake_api.deps import StaffPrincipal
 from services.alerts import service
@@ -12,25 +10,16 @@ from services.alerts.schemas import CATEGORY_ROOT_RE, AlertOut
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.schemas import IsoAwareDateTime
+from shared.schemas import CITY_TIME_NOTE, CityDateTime
 from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
 
-def _representable_in_utc(value: datetime) -> datetime:
-    try:
-        value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("the time is out of range") from exc
-    return value
-
-
-SinceTime = Annotated[IsoAwareDateTime, AfterValidator(_representable_in_utc)]
 Since = Annotated[
-    SinceTime | None,
+    CityDateTime | None,
     Query(
-        description="Only alerts raised at or after this time (ISO 8601 with an offset)",
+        description=f"Only alerts raised at or after this time. {CITY_TIME_NOTE}",
         examples=["2026-11-20T00:00:00+08:00"],
     ),
 ]

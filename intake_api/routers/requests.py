@@ -11,7 +11,7 @@ from services.intake.schemas import Channel, EventsOut, RequestCreate, RequestCr
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.schemas import IsoDateTime
+from shared.schemas import CITY_TIME_NOTE, CityDateTime
 from shared.web import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["requests"])
@@ -83,8 +83,14 @@ async def list_requests(
     lead_team_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     lead_department_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     handler_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    received_from: IsoDateTime | None = None,
-    received_to: IsoDateTime | None = None,
+    received_from: Annotated[
+        CityDateTime | None,
+        Query(description=f"Received at or after this time. {CITY_TIME_NOTE}", examples=["2026-12-03T18:00:00"]),
+    ] = None,
+    received_to: Annotated[
+        CityDateTime | None,
+        Query(description=f"Received at or before this time. {CITY_TIME_NOTE}", examples=["2026-12-03T18:00:00+08:00"]),
+    ] = None,
     sla_state: SlaState | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,

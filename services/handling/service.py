@@ -35,6 +35,7 @@ from services.sla import service as sla
 from services.sla.policy import BUILT_IN_GENERAL, PolicyTerms, deadlines, pick_policy, warning_time
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, InvalidInput, field_error
+from shared.schemas import local_iso
 
 MAX_RETURNS_BEFORE_DISPATCH = 1  # the second return goes to a dispatcher
 
@@ -177,7 +178,7 @@ async def resume(session: AsyncSession, principal: Principal, request: Request, 
         owner_of(principal),
         to_status=to,
         note=data.note,
-        data={"resolve_by_before": old.isoformat(), "resolve_by": request.resolve_by.isoformat()},
+        data={"resolve_by_before": local_iso(old), "resolve_by": local_iso(request.resolve_by)},
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.scoring.periods import PERIOD_RE
 from services.scoring.scheme import SchemeDocument
-from shared.schemas import IsoAwareDateTime, LocalDateTime, StrictInput
+from shared.schemas import CITY_TIME_NOTE, CityDateTime, LocalDateTime, StrictInput
 
 PeriodText = Annotated[
     str, Field(pattern=PERIOD_RE, max_length=7, description="`2026-03`, `2026-Q1` or `2026`", examples=["2026-03"])
@@ -77,8 +77,9 @@ class RunCreate(StrictInput):
     )
 
     period: PeriodText
-    as_of: IsoAwareDateTime | None = Field(
-        None, description="Count only what had happened by this time (default: now). Same as_of, same result."
+    as_of: CityDateTime | None = Field(
+        None,
+        description=f"Count only what had happened by this time (default: now). Same as_of, same result. {CITY_TIME_NOTE}",
     )
     scheme_version: Annotated[int | None, Field(ge=1, le=1_000_000)] = Field(
         None, description="Scheme version (default: the current one)"

@@ -10,6 +10,7 @@ from services.handling.service import close_duplicates
 from services.identity.models import StaffAccount
 from services.intake.models import Request
 from services.org.models import OrgUnit
+from shared.schemas import local_iso
 
 SWEEPER = "system:sla"
 BATCH = 500
@@ -55,7 +56,7 @@ async def sweep(session: AsyncSession, now: datetime | None = None) -> dict[str,
     for request in warned:
         request.sla_state = "warning"
         deadline = request.resolve_by if request.status == "accepted" else request.respond_by
-        await record_change(session, request, "sla_warning", SWEEPER, data={"deadline": deadline.isoformat()})
+        await record_change(session, request, "sla_warning", SWEEPER, data={"deadline": local_iso(deadline)})
         counts["warning"] += 1
     stale = await session.scalars(
         select(Request)

@@ -140,10 +140,17 @@ async def test_csv_export_lists_every_unit_in_scope(session, scoring_client):
     # District 330205's subtree: the district, its street, community and grid C.
     assert sorted(row["code"] for row in rows) == ["330205", "330205001", "330205001001", C]
     assert {row["return_rate"] for row in rows} == {"1.0"}
+    # Times in one form everywhere: ISO 8601 with the city's offset, as in the JSON answers.
+    run_as_of = (
+        await scoring_client.get("/v1/scores/units", params={"period": PERIOD}, headers=bearer(people["district"]))
+    ).json()["items"][0]["as_of"]
+    assert {row["as_of"] for row in rows} == {run_as_of} and run_as_of.endswith("+08:00")
     cadres = await scoring_client.get(
         "/v1/scores/cadres.csv", params={"period": PERIOD}, headers=bearer(people["supervisor"])
     )
     assert cadres.status_code == 200 and "cadre_score" in cadres.text.splitlines()[0]
+    cadre_rows = list(csv.DictReader(io.StringIO(cadres.content.decode("utf-8").lstrip("\ufeff"))))
+    assert cadre_rows and all(row["as_of"].endswith("+08:00") for row in cadre_rows)
 
 
 async def test_staff_see_only_their_subtree(session, scoring_client):
