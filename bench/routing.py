@@ -36,21 +36,41 @@
 Targets: lookup <= 50 µs median, >= 500 routed/s for one worker, e2e p95 <= 250 ms at 200 req/s.
 `--py-spy` also samples the worker with py-spy during (b) and (c) (and the API during (c)) and
 prints where the time goes.
+
+    .venv/bin/python bench/routing.py --embedded [--rate R] [--seconds S] [--launcher-log FILE]
+
+`--embedded` measures (c) under `make run` instead (none of the above runs): the launcher itself,
+`python -m cli run --data-dir <fresh temporary folder>`, with DATABASE_URL and REDIS_URL removed
+from its environment (so it starts its embedded PostgreSQL and Redis 6.2), INTAKE_PORT /
+SCORING_PORT on free ports and a SECRET_KEY of its own; its whole output goes to a log file. Its
+`API key:` and `DATABASE_URL=` lines give the key and the database; after a warm-up at the
+measured rate (4 s, then until those requests are routed) it is (c) once at 40 req/s for 60 s
+(`--rate`, `--seconds`) against the demo city's own grids, with the routing worker, long worker
+and scoring service `make run` starts. Then the launcher gets SIGTERM; every process seen under it
+must be gone. The launcher's log is searched for the lines showing Redis trouble ("enqueue
+skipped", "enqueue failed", "rate limit not counted", "Redis command error", "outbox relay
+re-sent"). The demo step writes .data/demo-credentials.txt in the repository whatever the data
+directory (`cli load-demo`'s default); that file is put back as it was afterwards. Last line:
+`embedded_e2e_p50_ms=N embedded_e2e_p95_ms=N embedded_e2e_p99_ms=N rate=R seconds=S unrouted=N
+skipped_enqueues=N failed_enqueues=N uncounted_rate_limits=N redis_command_errors=N
+relay_resends=N leftover_processes=N`. Target: p95 <= 250 ms at 40 req/s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import math
 import os
+import re
 import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -724,21 +744,29 @@ async def e2e_phase(
     return Phase(label, load, watcher, time.time())
 
 
-async def e2e_run(
-    port: int, api_key: str, dsn: str, points: list[tuple[float, float]], phases: list[tuple[float, float]]
-) -> tuple[p.LoopStats, list[Phase]]:
-    """Warm-up, then each (rate, seconds) phase in turn, on distinct points."""
-    headers = {"X-API-Key": api_key}
+async def warm_up(
+    port: int, headers: dict[str, str], points: list[tuple[float, float]], rate: float, seconds: float
+) -> p.LoopStats:
+    """Open-loop intake on points 0.. (prefix `e2w`), then a second's pause."""
     warm = await p.open_loop(
         port,
         "/v1/requests",
         headers,
         lambda i: p.request_body(i, points[i], "e2w"),
-        rate=WARMUP_RATE,
-        duration=WARMUP_S,
-        label=f"warm-up {WARMUP_RATE:g}/s",
+        rate=rate,
+        duration=seconds,
+        label=f"warm-up {rate:g}/s",
     )
     await asyncio.sleep(1.0)
+    return warm
+
+
+async def e2e_run(
+    port: int, api_key: str, dsn: str, points: list[tuple[float, float]], phases: list[tuple[float, float]]
+) -> tuple[p.LoopStats, list[Phase]]:
+    """Warm-up, then each (rate, seconds) phase in turn, on distinct points."""
+    headers = {"X-API-Key": api_key}
+    warm = await warm_up(port, headers, points, WARMUP_RATE, WARMUP_S)
     first = len(warm.records)
     done = []
     for number, (rate, seconds) in enumerate(phases):
@@ -748,9 +776,20 @@ async def e2e_run(
     return warm, done
 
 
-def report_phase(dsn: str, phase: Phase) -> tuple[float, bool]:
-    """Print a phase's figures; return its p95 send -> decision visible over every request sent
-    (a request never answered or never routed counts with its waiting time so far: a lower bound)."""
+@dataclass
+class PhaseFigures:
+    """Send -> decision visible over every request sent in a phase, ms."""
+
+    p50: float
+    p95: float
+    p99: float
+    unrouted: int  # sent but never answered 201, or answered and never seen routed
+    lower_bound: bool  # unrouted > 0: they count with their waiting time so far
+
+
+def report_phase(dsn: str, phase: Phase) -> PhaseFigures:
+    """Print a phase's figures; return its send -> decision visible percentiles over every request
+    sent (a request never answered or never routed counts with its waiting time so far: a lower bound)."""
     load, watcher = phase.stats, phase.watcher
     accepted = load.accepted
     c.log(f"    {load.summary()}")
@@ -785,7 +824,7 @@ def report_phase(dsn: str, phase: Phase) -> tuple[float, bool]:
         f"    over all {len(load.records)} requests sent: send -> decision visible p50 "
         f"{c.fmt(c.percentile(every, 50), 1)} ms, p95 {c.fmt(p95, 1)} ms{bound}"
     )
-    return p95, bool(waiting)
+    return PhaseFigures(c.percentile(every, 50), p95, c.percentile(every, 99), len(waiting), bool(waiting))
 
 
 async def received_and_created(dsn: str, ids: list[int]) -> dict[int, tuple[float, float]]:
@@ -812,14 +851,270 @@ def pct_line(name: str, values_ms: list[float]) -> str:
     )
 
 
+# ---- --embedded: intake -> routed under `make run` ---------------------------------------------------
+
+EMBEDDED_RATE = 40.0
+LAUNCH_TIMEOUT_S = 900.0  # a fresh data directory: initdb, migrations, the demo city, four processes
+LAUNCHER_STOP_S = 90.0  # the launcher gives its children 10 s, then stops Redis and PostgreSQL (30 s each)
+WARMUP_ROUTED_S = 120.0  # bound on waiting for the warm-up's requests to be routed
+# Where `python -m cli load-demo` (the launcher's demo step, given no --credentials-file) writes the
+# credentials, whatever the data directory: cli/__main__.py's CREDENTIALS_FILE.
+REPO_CREDENTIALS_FILE = c.ROOT / ".data" / "demo-credentials.txt"
+# Launcher log lines that show Redis trouble on the intake -> routing path: (key of the last line, text).
+LOG_MARKERS: tuple[tuple[str, str], ...] = (
+    ("skipped_enqueues", "enqueue skipped"),
+    ("failed_enqueues", "enqueue failed"),
+    ("uncounted_rate_limits", "rate limit not counted"),
+    ("redis_command_errors", "Redis command error"),
+    ("relay_resends", "outbox relay re-sent"),
+)
+_API_KEY_LINE = re.compile(r"API key: (\S+)")
+_DATABASE_LINE = re.compile(r"^\[minqing\] DATABASE_URL=(\S+)$", re.MULTILINE)
+_REDIS_LINE = re.compile(r"^\[minqing\] REDIS_URL=(\S+)$", re.MULTILINE)
+_BANNER = "[minqing] Minqing is running:"
+
+
+class Launcher(c.Server):
+    """`python -m cli run --data-dir DIR` (what `make run` runs, on a data directory of its own),
+    its whole output (its own lines and its children's, prefixed by their names) in `launcher.log`;
+    stopped with SIGTERM to its own pid (it stops its children and the embedded servers)."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], port: int, log_dir: Path) -> None:
+        command = [c.PYTHON, "-m", "cli", "run", "--data-dir", str(data_dir)]
+        super().__init__("launcher", command, env, port, log_dir)
+        self.data_dir = data_dir
+
+    def text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_running(self, timeout: float) -> tuple[str, str, str]:
+        """Wait for the banner and a ready intake API: (API key, asyncpg DSN, Redis URL)."""
+        deadline = time.monotonic() + timeout
+        text = ""
+        while _BANNER not in text:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the launcher exited with {self.process.returncode}:\n{self.tail(60)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the launcher printed no banner within {timeout:.0f} s:\n{self.tail(60)}")
+            time.sleep(0.5)
+            text = self.text()
+        key, database, redis_url = _API_KEY_LINE.search(text), _DATABASE_LINE.search(text), _REDIS_LINE.search(text)
+        if key is None or database is None or redis_url is None:
+            raise RuntimeError(f"the launcher printed no API key, DATABASE_URL or REDIS_URL:\n{self.tail(60)}")
+        if "***" in database.group(1):
+            raise RuntimeError("the launcher's DATABASE_URL has a (redacted) password: not the embedded server")
+        self.wait_ready("/readyz", timeout=max(5.0, deadline - time.monotonic()))
+        dsn = database.group(1).replace("postgresql+asyncpg://", "postgresql://", 1)
+        return key.group(1), dsn, redis_url.group(1)
+
+    def descendants(self) -> list[Any]:
+        """Every process below the launcher now (its four children, PostgreSQL's, redis-server)."""
+        import psutil
+
+        try:
+            return list(psutil.Process(self.pid).children(recursive=True))
+        except psutil.NoSuchProcess:
+            return []
+
+    def child_pid(self, marker: str) -> int | None:
+        """The pid of the launcher's child whose command line contains `marker`."""
+        import psutil
+
+        for proc in self.descendants():
+            with contextlib.suppress(psutil.Error):
+                if marker in " ".join(proc.cmdline()):
+                    return int(proc.pid)
+        return None
+
+    def count_lines(self) -> dict[str, int]:
+        """How many lines of the log contain each of LOG_MARKERS."""
+        lines = self.text().splitlines()
+        return {key: sum(1 for line in lines if text in line) for key, text in LOG_MARKERS}
+
+
+def leftover_processes(known: list[Any], data_dir: Path) -> list[Any]:
+    """Of `known` (psutil processes seen under the launcher), those still running, and any other
+    process working in or naming `data_dir` (a PostgreSQL backend started later, a redis-server)."""
+    import psutil
+
+    left: dict[int, Any] = {}
+    for proc in known:
+        with contextlib.suppress(psutil.Error):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left[proc.pid] = proc
+    where = str(data_dir)
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if where in cmdline or (proc.info["cwd"] or "").startswith(where):
+            with contextlib.suppress(psutil.Error):
+                if proc.status() != psutil.STATUS_ZOMBIE and proc.pid != os.getpid():
+                    left[proc.pid] = proc
+    return list(left.values())
+
+
+def describe_process(proc: Any) -> str:
+    import psutil
+
+    try:
+        return f"{proc.pid} {' '.join(proc.cmdline())[:120]}"
+    except psutil.Error:
+        return f"{proc.pid} (gone)"
+
+
+@contextlib.contextmanager
+def file_restored(path: Path) -> Iterator[None]:
+    """Put `path` back as it was on exit: its old content, or no file (and no new empty folder)."""
+    before = path.read_bytes() if path.exists() else None
+    folder_existed = path.parent.exists()
+    try:
+        yield
+    finally:
+        if before is not None:
+            path.write_bytes(before)
+        else:
+            path.unlink(missing_ok=True)
+            if not folder_existed:
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()  # only if empty
+
+
+async def wait_routed(dsn: str, ids: list[int], max_seconds: float) -> tuple[int, float]:
+    """Wait (up to `max_seconds`) for every request in `ids` to have a routing decision: (routed, s)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=10)
+    t0 = time.monotonic()
+    try:
+        while True:
+            routed = int(
+                await conn.fetchval(
+                    "SELECT count(DISTINCT request_id) FROM assignments WHERE request_id = ANY($1::bigint[])", ids
+                )
+            )
+            if routed >= len(ids) or time.monotonic() - t0 > max_seconds:
+                return routed, time.monotonic() - t0
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def embedded_load(
+    port: int, api_key: str, dsn: str, points: list[tuple[float, float]], rate: float, seconds: float
+) -> tuple[p.LoopStats, int, float, Phase]:
+    """Warm-up at `rate`, until its requests are routed (the worker's first build of the grid
+    map, the first connections); then one measured phase at `rate` for `seconds`."""
+    headers = {"X-API-Key": api_key}
+    warm = await warm_up(port, headers, points, rate, WARMUP_S)
+    routed, waited = await wait_routed(dsn, [r.request_id for r in warm.accepted if r.request_id], WARMUP_ROUTED_S)
+    label = f"intake open loop {rate:g}/s for {seconds:g} s"
+    phase = await e2e_phase(port, headers, dsn, points, len(warm.records), rate, seconds, label, "emb", 20.0)
+    return warm, routed, waited, phase
+
+
+def embedded_main(rate: float, seconds: float, keep_log: Path | None) -> int:
+    """`make run`'s launcher on a fresh data directory, embedded PostgreSQL 18 and Redis 6.2:
+    intake -> routed at `rate` for `seconds`; what its log says about Redis; a clean stop."""
+    started = time.monotonic()
+    figures = PhaseFigures(math.nan, math.nan, math.nan, 0, False)
+    counts = dict.fromkeys((key for key, _ in LOG_MARKERS), 0)
+    left: list[Any] = []
+    with (
+        p.stop_on_sigterm(),
+        tempfile.TemporaryDirectory(prefix="mq-bench-embedded-") as tmp_name,
+        file_restored(REPO_CREDENTIALS_FILE),
+    ):
+        tmp = Path(tmp_name)
+        intake_port = c.free_port()
+        scoring_port = c.free_port()
+        while scoring_port == intake_port:
+            scoring_port = c.free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        # SECRET_KEY: what `make run` would read from (and first write to) .data/secret_key in the repo.
+        env.update(INTAKE_PORT=str(intake_port), SCORING_PORT=str(scoring_port), SECRET_KEY=secrets.token_urlsafe(48))
+        c.log(
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; starting `python -m cli run "
+            f"--data-dir {tmp / 'data'}` (intake :{intake_port}, scoring :{scoring_port}, no DATABASE_URL/REDIS_URL)"
+        )
+        t0 = time.monotonic()
+        launcher = Launcher(tmp / "data", env, intake_port, tmp)
+        known: list[Any] = []
+        try:
+            api_key, dsn, redis_url = launcher.wait_running(LAUNCH_TIMEOUT_S)
+            known = launcher.descendants()
+            c.log(
+                f"launcher running after {time.monotonic() - t0:.1f} s: {len(known)} processes under it; "
+                f"PostgreSQL {dsn}, Redis {redis_url}"
+            )
+            rows = asyncio.run(_grid_rows(dsn))
+            points = p.land_points([r[2] for r in rows], int(rate * WARMUP_S) + int(rate * seconds) + 10, SEED)
+            pids = {
+                "launcher (relays every child's output)": launcher.pid,
+                "intake API": launcher.child_pid("intake_api.app:app"),
+                "routing worker": launcher.child_pid("routing_worker.worker.WorkerSettings"),
+            }
+            meters = {name: c.CpuMeter(pid) for name, pid in pids.items() if pid is not None}
+            warm, warm_routed, warm_wait, phase = p.run_async(
+                embedded_load(intake_port, api_key, dsn, points, rate, seconds)
+            )
+            for meter in meters.values():
+                meter.stop()
+            sent = len(warm.records) + len(phase.stats.records)
+            c.log(f"{warm.summary()}")
+            c.log(f"    {warm_routed}/{len(warm.accepted)} warm-up requests routed after {warm_wait:.1f} s")
+            for name, meter in meters.items():
+                c.log(f"    {name}: {meter.describe(sent)} (per request sent)")
+            figures = report_phase(dsn, phase)
+        finally:
+            known += launcher.descendants()
+            c.log("stopping the launcher (SIGTERM)")
+            t0 = time.monotonic()
+            launcher.stop(LAUNCHER_STOP_S)
+            code = launcher.process.returncode
+            c.log(f"    launcher exited with {code} after {time.monotonic() - t0:.1f} s")
+            left = leftover_processes(known, launcher.data_dir)
+            busy = [port for port in (intake_port, scoring_port) if c.tcp_answers(c.HOST, port, 0.5)]
+            if left or busy:
+                c.log(f"    LEFT RUNNING: {[describe_process(q) for q in left]}; ports still answering: {busy}")
+                for proc in left:  # ours: started under the launcher, or working in its data directory
+                    with contextlib.suppress(Exception):
+                        proc.kill()
+            else:
+                c.log(f"    nothing left running ({len({q.pid for q in known})} processes seen under it are gone)")
+            counts = launcher.count_lines()
+            if keep_log is not None:
+                keep_log.write_bytes(launcher.log_path.read_bytes())
+                c.log(f"    launcher log kept in {keep_log}")
+    c.log("")
+    c.log("launcher log lines: " + ", ".join(f"{text!r} {counts[key]}" for key, text in LOG_MARKERS))
+    c.log(
+        f"under `make run` (embedded PostgreSQL and Redis): intake -> routed p50 {figures.p50:.0f} ms, "
+        f"p95 {'>= ' if figures.lower_bound else ''}{figures.p95:.0f} ms, p99 {figures.p99:.0f} ms at {rate:g} req/s "
+        f"for {seconds:g} s (target p95 <= 250: {'met' if figures.p95 <= 250 else 'MISSED'}); "
+        f"{figures.unrouted} not routed; run took {time.monotonic() - started:.0f} s"
+    )
+    print(
+        f"embedded_e2e_p50_ms={figures.p50:.0f} embedded_e2e_p95_ms={figures.p95:.0f} "
+        f"embedded_e2e_p99_ms={figures.p99:.0f} rate={rate:g} seconds={seconds:g} unrouted={figures.unrouted} "
+        + " ".join(f"{key}={counts[key]}" for key, _ in LOG_MARKERS)
+        + f" leftover_processes={len(left)}",
+        flush=True,
+    )
+    return 0 if not left else 1
+
+
 # ---- main ------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=ROUTE_REQUESTS, help="requests routed in (b)")
-    parser.add_argument("--rate", type=float, default=RATE, help="intake rate in (c), req/s")
-    parser.add_argument("--seconds", type=float, default=E2E_S, help="length of (c), s")
+    parser.add_argument(
+        "--rate", type=float, default=None, help=f"intake rate in (c), req/s ({RATE:g}; --embedded: {EMBEDDED_RATE:g})"
+    )
+    parser.add_argument("--seconds", type=float, default=E2E_S, help="length of (c) or of the --embedded load, s")
     parser.add_argument(
         "--ref-rate",
         type=float,
@@ -827,7 +1122,17 @@ def main(argv: list[str]) -> int:
         help=f"a {REF_S:g} s reference phase before (c) at this rate; 0: none",
     )
     parser.add_argument("--py-spy", action="store_true", help="sample the worker (and API) with py-spy")
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="instead: intake -> routed under `python -m cli run` (make run) with its embedded servers",
+    )
+    parser.add_argument("--launcher-log", type=Path, default=None, help="--embedded: keep the launcher's output here")
     args = parser.parse_args(argv)
+    if args.embedded:
+        return embedded_main(EMBEDDED_RATE if args.rate is None else args.rate, args.seconds, args.launcher_log)
+    if args.rate is None:
+        args.rate = RATE
     started = time.monotonic()
     servers: list[c.Server] = []
     lookup_median = routed_per_s = e2e_p95 = math.nan
@@ -944,7 +1249,8 @@ def main(argv: list[str]) -> int:
             c.log(f"(c) {warm.summary()}")
             c.log(f"    intake API {api_meter.describe(sent)}; worker {worker_meter.describe(sent)} (per request sent)")
             for phase in done:
-                e2e_p95, lower_bound = report_phase(svc.dsn, phase)
+                figures = report_phase(svc.dsn, phase)
+                e2e_p95, lower_bound = figures.p95, figures.lower_bound
             for spy_proc, out, label in spies:
                 p.py_spy_report(spy_proc, out, label=label)
         finally:
