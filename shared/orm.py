@@ -22,3 +22,8 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """The SQL of a check constraint: `column` holds one of `values`."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"

@@ -4,9 +4,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import ApiKey, StaffAccount
 from services.identity.service import issue_token
-from services.org.models import OrgUnit
+from services.models import ApiKey, OrgUnit, StaffAccount
 from shared.auth import generate_api_key, hash_password
 
 PASSWORD = "correct-horse-battery"
@@ -115,7 +114,7 @@ async def make_api_key(
 
 async def make_catalog(session: AsyncSession) -> None:
     """A few categories (one with a required list attribute, one key-group) and the default SLA policies."""
-    from services.org.models import Category, SlaPolicy
+    from services.models import Category, SlaPolicy
 
     noise_source = {
         "code": "noise_source",
@@ -196,7 +195,7 @@ def request_body(**overrides: Any) -> dict[str, Any]:
 async def make_handling_setup(session: AsyncSession) -> dict[str, Any]:
     """Small city + catalog + a responsibility matrix, grid teams with two on-duty handlers each,
     a department (HB) with one member, and a dispatcher for the city. Returns what tests refer to."""
-    from services.org.models import Department, Member, ResponsibilityRule, Team
+    from services.models import Department, Member, ResponsibilityRule, Team
 
     units = await make_small_city(session)
     await make_catalog(session)

@@ -35,8 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import StaffAccount
-from services.org.models import OrgUnit
+from services.models import OrgUnit, StaffAccount
 from tests.factories import bearer, make_small_city, make_staff
 from tests.services.scoring.helpers import build_small_fixture, compute_and_store
 

@@ -35,10 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.alerts.hotspots import BASELINE_DAYS, MIN_COUNT, MIN_COUNT_KEY_GROUP, is_hotspot
-from services.alerts.models import HotspotAlert
 from services.alerts.schemas import AlertOut
-from services.intake.models import Request
-from services.org.models import Category, OrgUnit
+from services.models import Category, HotspotAlert, OrgUnit, Request
 from services.webhooks.service import emit
 from shared.auth import Principal
 from shared.errors import Forbidden

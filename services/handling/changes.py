@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.events import GENESIS, chain_to, lock_chains
-from services.intake.models import OutboxEntry, Request, RequestEvent
+from services.models import OutboxEntry, Request, RequestEvent
 from shared.queue import enqueue_after_commit
 
 ROUTE_TASK = "route_request"

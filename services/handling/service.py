@@ -8,7 +8,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handling.changes import record_change, schedule_routing
-from services.handling.models import Feedback
 from services.handling.schemas import (
     AcceptIn,
     ClassifyIn,
@@ -24,12 +23,10 @@ from services.handling.schemas import (
 )
 from services.handling.workflow import DISPATCHER_ONLY, next_status
 from services.intake.errors import RequestNotFound
-from services.intake.models import Request
 from services.intake.service import owner_of
+from services.models import Assignment, Category, Department, Feedback, Member, OrgUnit, Request, SlaPolicy, Team
 from services.org import repository as org_repo
-from services.org.models import Category, Department, Member, OrgUnit, SlaPolicy, Team
 from services.routing.geodata import district_path
-from services.routing.models import Assignment
 from services.routing.service import end_active_assignment
 from services.sla import service as sla
 from services.sla.policy import BUILT_IN_GENERAL, PolicyTerms, deadlines, pick_policy, warning_time

@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import ApiKey, StaffAccount
 from services.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, StaffCreate, StaffOut, StaffUpdate
+from services.models import ApiKey, OrgUnit, StaffAccount
 from services.org import repository as org_repo
 from services.org.errors import DuplicateCode
-from services.org.models import OrgUnit
 from services.org.service import get_unit, require_city_admin
 from shared import ratelimit
 from shared.auth import (

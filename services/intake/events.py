@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request, RequestEvent
+from services.models import Request, RequestEvent
 
 GENESIS = "0" * 64
 

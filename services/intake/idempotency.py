@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import IdempotencyKey
+from services.models import IdempotencyKey
 from shared.errors import Conflict
 
 KEEP = timedelta(hours=24)

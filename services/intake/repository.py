@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy import Select, String, cast, literal_column, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import StaffAccount
 from services.intake.duplicates import NEARBY_METRES, NEARBY_WINDOW, SAME_PHONE_WINDOW, RequestFacts, bounding_box
-from services.intake.models import OPEN_STATUSES, Request, RequestEvent
-from services.org.models import Department, OrgUnit, Team
+from services.models import Department, OrgUnit, Request, RequestEvent, StaffAccount, Team
+from services.models.intake import OPEN_STATUSES
 from shared.db import driver_connection
 
 # The intake hot path (every `POST /v1/requests`) speaks to asyncpg directly: SQLAlchemy's statement

@@ -15,7 +15,6 @@ from services.intake.coords import to_wgs84
 from services.intake.duplicates import RequestFacts, first_duplicate
 from services.intake.errors import ChannelNotAllowed, RequestNotFound
 from services.intake.events import append_event, first_event, verify_chain
-from services.intake.models import Assessment, Request, Visit
 from services.intake.phones import last4, mask_name, mask_phone
 from services.intake.schemas import (
     AssessmentCreate,
@@ -43,8 +42,8 @@ from services.intake.tracking import (
     new_tracking_no,
     normalise_tracking_no,
 )
+from services.models import Assessment, Category, OrgUnit, Request, Visit
 from services.org import repository as org_repo
-from services.org.models import Category, OrgUnit
 from services.sla import service as sla
 from services.sla.calendar import SHANGHAI
 from services.sla.policy import deadlines, pick_policy

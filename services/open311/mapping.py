@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from services.intake.models import Request, RequestEvent
 from services.intake.schemas import AttributeValue as Answer
+from services.models import Category, Request, RequestEvent
 from services.open311.privacy import redact, redact_optional
 from services.open311.schemas import (
     Attribute,
@@ -21,7 +21,6 @@ from services.open311.schemas import (
     ServiceDefinition,
     ServiceRequest,
 )
-from services.org.models import Category
 from services.org.schemas import CATEGORY_CODE_RE
 from shared.errors import InvalidInput, field_error
 

@@ -7,10 +7,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request, RequestEvent
+from services.models import Category, Department, OrgUnit, Request, RequestEvent, Team
 from services.open311.mapping import CLOSED, HIDDEN_SERVICES
 from services.open311.schemas import PublicStatus
-from services.org.models import Category, Department, OrgUnit, Team
 
 CREATION_EVENT = "received"
 

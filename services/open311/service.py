@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.service import api_key_principal
 from services.intake import service as intake
-from services.intake.models import Request
 from services.intake.phones import normalise_phone
 from services.intake.schemas import RequestCreate
+from services.models import Category, Request
 from services.open311 import mapping
 from services.open311 import repository as repo
 from services.open311.errors import ApiKeyRefused, JurisdictionNotFound, ServiceNotFound, ServiceRequestNotFound
@@ -30,7 +30,6 @@ from services.open311.schemas import (
     ServiceRequest,
     Token,
 )
-from services.org.models import Category
 from shared.auth import Principal
 from shared.errors import InvalidInput, NotAuthenticated, field_error
 from shared.settings import get_settings

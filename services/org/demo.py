@@ -7,12 +7,21 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import ApiKey, StaffAccount
+from services.models import (
+    ApiKey,
+    Category,
+    Department,
+    Member,
+    OrgUnit,
+    ResponsibilityRule,
+    SlaPolicy,
+    StaffAccount,
+    Team,
+)
 from services.org import repository as repo
 from services.org.demo_catalog import CATEGORIES, CITY_DEPARTMENTS, CITY_RULES, DISTRICT_DEPARTMENT, SLA_POLICIES
 from services.org.demo_geography import UnitSpec, generate_units
 from services.org.geometry import check_polygon
-from services.org.models import Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, Team
 from services.org.schemas import category_parent
 from shared.auth import API_KEY_RIGHTS, CHANNELS, generate_api_key, hash_password
 

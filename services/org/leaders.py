@@ -6,12 +6,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import StaffAccount
+from services.models import Department, LeaderLink, OrgUnit, StaffAccount
 from services.org import repository as repo
 from services.org.errors import DuplicateCode
-from services.org.models import Department, OrgUnit
 from services.org.service import get_department, get_unit
-from services.routing.models import LeaderLink
 from shared.auth import Principal
 from shared.errors import InvalidInput, NotFound, field_error
 from shared.schemas import SafeText, StrictInput

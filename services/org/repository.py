@@ -6,16 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import StaffAccount
-from services.org.models import (
-    Category,
-    Department,
-    Member,
-    OrgUnit,
-    ResponsibilityRule,
-    SlaPolicy,
-    Team,
-)
+from services.models import Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, StaffAccount, Team
 
 
 async def unit_by_code(session: AsyncSession, code: str) -> OrgUnit | None:

@@ -5,7 +5,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import StaffAccount
+from services.models import Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, StaffAccount, Team
+from services.models.org import LEVELS
 from services.org import repository as repo
 from services.org.errors import (
     CategoryNotFound,
@@ -20,7 +21,6 @@ from services.org.errors import (
     TeamNotFound,
 )
 from services.org.geometry import check_polygon
-from services.org.models import LEVELS, Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, Team
 from services.org.schemas import (
     CategoryCreate,
     CategoryOut,

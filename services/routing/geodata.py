@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.org.models import Category, OrgUnit, ResponsibilityRule
+from services.models import Category, OrgUnit, ResponsibilityRule
 from services.routing.grid_index import GridIndex, GridRecord
 from services.routing.locate import NamedUnit
 from services.routing.matrix import Rule

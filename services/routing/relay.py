@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import OutboxEntry
+from services.models import OutboxEntry
 
 # Give the after-commit enqueue time to happen before treating an entry as lost.
 GRACE = timedelta(seconds=2)

@@ -15,13 +15,12 @@ from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handling.changes import ChangeBatch
-from services.intake.models import OPEN_STATUSES, OutboxEntry, Request
-from services.org.models import Member, Team
+from services.models import Assignment, LeaderLink, Member, OutboxEntry, Request, Team
+from services.models.intake import OPEN_STATUSES
 from services.routing.geodata import GeoData, district_path, geodata
 from services.routing.locate import match_address
 from services.routing.matrix import choose_rule
 from services.routing.members import Candidate, choose_member
-from services.routing.models import Assignment, LeaderLink
 
 ROUTER = "system:routing"
 LOADED_STATUSES = ("assigned", "accepted", "suspended")

@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.org.models import Department, Member, OrgUnit, Team
-from services.routing.models import Assignment
+from services.models import Assignment, Department, Member, OrgUnit, ScoreAppeal, Team
 from services.scoring import repository as repo
 from services.scoring.errors import AppealDecided, AppealExists, AppealNotFound
-from services.scoring.models import ScoreAppeal
 from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut, HandlingUnitOut
 from shared.auth import Principal
 from shared.errors import Forbidden, InvalidInput, NotFound, check_version, field_error

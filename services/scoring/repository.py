@@ -15,9 +15,17 @@ from sqlalchemy import and_, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import StaffAccount
-from services.org.models import Department, Member, OrgUnit, Team
-from services.scoring.models import ScoreAppeal, ScoreResult, ScoreRun, ScoringScheme
+from services.models import (
+    Department,
+    Member,
+    OrgUnit,
+    ScoreAppeal,
+    ScoreResult,
+    ScoreRun,
+    ScoringScheme,
+    StaffAccount,
+    Team,
+)
 from shared.db import get_read_engine
 
 # Hash joins and grouping over a month of requests need more than the default 4 MB.

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.models import ScoreResult, ScoreRun, ScoringScheme
 from services.org.service import require_city_admin
 from services.scoring import figures
 from services.scoring import repository as repo
@@ -30,7 +31,6 @@ from services.scoring.compute import (
     staff_ids_needed,
 )
 from services.scoring.errors import RunNotFound, SchemeNotFound, ScoresNotFound
-from services.scoring.models import ScoreResult, ScoreRun, ScoringScheme
 from services.scoring.periods import Period, parse_period
 from services.scoring.schemas import (
     RATE_NAMES,

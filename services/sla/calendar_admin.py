@@ -5,11 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request, RequestEvent
+from services.models import CalendarDay, Request, RequestEvent
 from services.org.service import require_city_admin
 from services.sla import service as sla
 from services.sla.calendar import SHANGHAI
-from services.sla.models import CalendarDay
 from services.sla.policy import deadlines, pick_policy
 from shared.auth import Principal
 from shared.errors import InvalidInput, NotFound, field_error

@@ -6,9 +6,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.org.models import SlaPolicy
+from services.models import CalendarDay, SlaPolicy
 from services.sla.calendar import WorkCalendar
-from services.sla.models import CalendarDay
 from services.sla.policy import PolicyTerms
 
 CACHE_SECONDS = 30.0

@@ -7,9 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handling.changes import record_change
 from services.handling.service import close_duplicates
-from services.identity.models import StaffAccount
-from services.intake.models import Request
-from services.org.models import OrgUnit
+from services.models import OrgUnit, Request, StaffAccount
 from shared.schemas import local_iso
 
 SWEEPER = "system:sla"

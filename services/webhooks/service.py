@@ -24,9 +24,8 @@ import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import ApiKey
+from services.models import ApiKey, WebhookDelivery, WebhookSubscription
 from services.webhooks.guard import WebhookConfig, check_addresses, check_url, normalize_host, webhook_config
-from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.schemas import EVENT_TYPES, DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut
 from services.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, encode_body, sign
 from shared.auth import Principal

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from services.org.models import Category, Department, OrgUnit
+from services.models import Category, Department, OrgUnit
 from tests.factories import bearer, make_api_key, make_small_city, make_staff
 
 PROBLEM_JSON = "application/problem+json"

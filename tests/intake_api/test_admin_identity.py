@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from services.org.models import OrgUnit
+from services.models import OrgUnit
 from tests.factories import PASSWORD, bearer, make_api_key, make_small_city, make_staff
 
 PROBLEM_JSON = "application/problem+json"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.alerts.models import HotspotAlert
 from services.alerts.service import scan
+from services.models import HotspotAlert
 from tests.factories import bearer, make_catalog, make_small_city, make_staff
 from tests.services.alerts.helpers import NOW, WINDOW_START, add_requests, hours_before
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.org.models import OrgUnit
+from services.models import OrgUnit
 from tests.factories import bearer, make_small_city, make_staff, square
 
 COMMUNITIES = ("330203001001", "330203002001", "330205001001")

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from services.intake.models import Request, RequestEvent
+from services.models import Request, RequestEvent
 from tests.factories import at_grid, bearer, make_handling_setup
 from tests.routing_worker.test_routing import drain
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from services.org.models import Member
+from services.models import Member
 from shared.db import get_engine
 from tests.factories import at_grid, bearer, make_handling_setup, make_staff
 from tests.routing_worker.test_routing import drain

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text, update
 
 from services.intake.events import append_event
-from services.intake.models import Request
+from services.models import Category, Department, Request, Team
 from services.open311.privacy import REDACTED, contains_sensitive, redact
-from services.org.models import Category, Department, Team
 from tests.factories import make_api_key, make_catalog, make_small_city, request_body
 
 V2 = "/open311/v2"

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select, text
 
-from services.intake.models import OutboxEntry, Request
+from services.models import OutboxEntry, Request
 from services.sla.calendar import WorkCalendar
 from shared.queue import DEFAULT_QUEUE, get_queue
 from tests.factories import bearer, make_api_key, make_catalog, make_small_city, make_staff, request_body

@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from services.intake.models import Assessment, Request, Visit
+from services.models import Assessment, Request, Visit
 from tests.factories import bearer, make_catalog, make_small_city, make_staff
 
 

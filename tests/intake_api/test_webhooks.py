@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from services.webhooks.models import WebhookDelivery, WebhookSubscription
+from services.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.service import MAX_SUBSCRIPTIONS_PER_KEY, emit
 from tests.factories import bearer, make_api_key, make_small_city, make_staff
 from tests.settings import set_setting

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from routing_worker.jobs.route_jobs import route_request as route_job
 from services.intake.events import verify_chain
-from services.intake.models import OutboxEntry, Request, RequestEvent
-from services.routing.models import Assignment, LeaderLink
+from services.models import Assignment, LeaderLink, OutboxEntry, Request, RequestEvent
 from services.routing.service import route_batch
 from shared.db import get_sessionmaker, unit_of_work
 from shared.queue import DEFAULT_QUEUE, get_queue

@@ -8,8 +8,7 @@ from arq.worker import Worker
 from sqlalchemy import func, select, update
 
 from routing_worker.worker import WorkerSettings
-from services.intake.models import OutboxEntry, Request, RequestEvent
-from services.routing.models import Assignment
+from services.models import Assignment, OutboxEntry, Request, RequestEvent
 from shared.queue import DEFAULT_QUEUE, get_queue
 from tests.factories import at_grid, make_handling_setup, request_body
 

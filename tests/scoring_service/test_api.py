@@ -183,7 +183,7 @@ async def test_staff_see_only_their_subtree(session, scoring_client):
 
 
 async def test_public_disclosure_needs_no_login_and_shows_no_people(session, scoring_client):
-    from services.routing.models import LeaderLink
+    from services.models import LeaderLink
 
     s, people, _ = await setup(session)
     leader = await make_staff(session, "leader_wang", "supervisor", s["units"]["330203"])

@@ -6,8 +6,8 @@ from arq.worker import Worker
 from sqlalchemy import update
 
 from routing_worker.jobs.scoring_jobs import compute_score_run, relay_score_runs
+from services.models import ScoreRun
 from services.scoring import service
-from services.scoring.models import ScoreRun
 from services.scoring.schemas import RunCreate
 from shared.db import unit_of_work
 from shared.queue import LONG_QUEUE, get_queue, redis_settings

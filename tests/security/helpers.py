@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request
+from services.models import Request
 from tests.factories import at_grid
 from tests.routing_worker.test_routing import drain
 

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.models import WebhookDelivery, WebhookSubscription
 from services.webhooks import service
-from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
 from tests.factories import make_api_key

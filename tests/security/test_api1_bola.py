@@ -6,10 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request
-from services.org.models import Member, ResponsibilityRule, Team
-from services.routing.models import LeaderLink
-from services.webhooks.models import WebhookSubscription
+from services.models import LeaderLink, Member, Request, ResponsibilityRule, Team, WebhookSubscription
 from tests.factories import at_grid, bearer, make_api_key, make_staff
 from tests.security.helpers import GRIDS, PROBLEM, create, handler_of, routed
 from tests.services.scoring.helpers import PERIOD, A, build_small_fixture

@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import StaffAccount
-from services.org.models import OrgUnit
+from services.models import OrgUnit, StaffAccount
 from shared.settings import get_settings
 from tests.factories import PASSWORD, bearer, make_api_key, make_small_city, make_staff
 from tests.security.helpers import PROBLEM

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request
+from services.models import Request
 from shared.settings import get_settings
 from tests.factories import at_grid, bearer, make_staff
 from tests.security.helpers import PROBLEM, create

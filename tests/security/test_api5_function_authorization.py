@@ -6,9 +6,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import ApiKey, StaffAccount
-from services.intake.models import Request
-from services.org.models import Category
+from services.models import ApiKey, Category, Request, StaffAccount
 from tests.factories import at_grid, bearer, make_api_key, make_staff
 from tests.security.helpers import GRIDS, PROBLEM, handler_of, routed
 

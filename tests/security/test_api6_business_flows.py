@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handling.models import Feedback
-from services.intake.models import Request
 from services.intake.tracking import is_well_formed
+from services.models import Feedback, Request
 from tests.factories import at_grid, bearer
 from tests.security.helpers import PROBLEM, create, handler_of, routed
 from tests.settings import set_setting

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request
-from services.webhooks.models import WebhookDelivery, WebhookSubscription
+from services.models import Request, WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
 from tests.factories import at_grid, make_api_key

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.identity.models import StaffAccount
 from services.identity.service import issue_token, resolve_principal
+from services.models import StaffAccount
 from shared.auth import (
     API_KEY_PREFIX,
     Credentials,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 import shared.queue
-from services.intake.models import OutboxEntry
+from services.models import OutboxEntry
 from shared.queue import DEFAULT_QUEUE, get_queue, redis_suspended
 from shared.ratelimit import TooManyRequests, count, hit
 from tests.factories import at_grid, make_handling_setup

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import shared.queue
 from routing_worker.jobs.route_jobs import relay_outbox
-from services.intake.models import OutboxEntry, Request
+from services.models import OutboxEntry, Request
 from shared.db import discard_pooled_connections
 from shared.settings import get_settings
 from shared.web import is_backend_unavailable

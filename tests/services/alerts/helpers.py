@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.models import Request
-from services.org.models import OrgUnit
+from services.models import OrgUnit, Request
 
 # Thursday 26 Nov 2026, 17:35 in Ningbo (+08:00) = 09:35 UTC. A scan then looks at the window
 # [25 Nov 10:00 UTC, 26 Nov 10:00 UTC) = [25 Nov 18:00, 26 Nov 18:00) +08:00, and its baseline

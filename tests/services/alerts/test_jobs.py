@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from routing_worker.jobs import load_all
 from routing_worker.tasks import CRONS
-from services.alerts.models import HotspotAlert
+from services.models import HotspotAlert
 from shared.db import unit_of_work
 from tests.factories import make_catalog, make_small_city
 from tests.services.alerts.helpers import add_requests, hours_before

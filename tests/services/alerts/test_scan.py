@@ -12,10 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.alerts.models import HotspotAlert
 from services.alerts.service import scan, window_for
-from services.org.models import Category
-from services.webhooks.models import WebhookDelivery, WebhookSubscription
+from services.models import Category, HotspotAlert, WebhookDelivery, WebhookSubscription
 from shared.db import unit_of_work
 from tests.factories import make_api_key, make_catalog, make_small_city
 from tests.services.alerts.helpers import NOW, WINDOW_START, add_requests, daily_baseline, hours_before

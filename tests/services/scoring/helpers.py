@@ -9,14 +9,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import services.scoring.models  # noqa: F401 - the scoring tables in the metadata
-from services.handling.models import Feedback
-from services.identity.models import StaffAccount
-from services.intake.models import Request
-from services.org.models import OrgUnit, Team
-from services.routing.models import Assignment
+import services.models.scoring  # noqa: F401 - the scoring tables in the metadata
+from services.models import Assignment, Feedback, OrgUnit, Request, ScoreRun, StaffAccount, Team
 from services.scoring import figures, repository, service
-from services.scoring.models import ScoreRun
 from services.scoring.repository import read_snapshot
 from services.scoring.schemas import RunCreate
 from services.scoring.scheme import SchemeDocument

@@ -5,8 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.intake.models import Visit
-from services.routing.models import LeaderLink
+from services.models import LeaderLink, Visit
 from tests.factories import make_staff
 from tests.services.scoring.helpers import AS_OF, OCT, A, D, build_small_fixture, compute_and_store, stored
 

@@ -8,11 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from services.handling.models import Feedback
-from services.intake.models import Request
-from services.routing.models import Assignment
+from services.models import Assignment, Feedback, Request, ScoreAppeal
 from services.scoring import repository, service
-from services.scoring.models import ScoreAppeal
 from services.scoring.repository import read_snapshot
 from services.scoring.tally import FIELDS
 from tests.factories import make_handling_setup, make_staff

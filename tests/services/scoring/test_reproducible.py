@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from services.models import ScoreAppeal, ScoreResult
 from services.scoring import repository, service
-from services.scoring.models import ScoreAppeal, ScoreResult
 from services.scoring.repository import read_snapshot
 from services.scoring.schemas import SchemeCreate
 from services.scoring.scheme import SchemeDocument

@@ -139,7 +139,7 @@ async def test_case_mix_adjustment_removes_the_category_mix(session):
 
 
 async def test_satisfaction_index_renormalises_missing_components(session):
-    from services.intake.models import Assessment
+    from services.models import Assessment
 
     s, admin, _ = await build(session)
     staff = await make_staff(session, "supervisor_x", "supervisor", s["units"]["3302"])
@@ -172,7 +172,7 @@ async def test_satisfaction_index_renormalises_missing_components(session):
 
 
 async def test_approved_appeal_removes_the_request_from_that_unit(session):
-    from services.scoring.models import ScoreAppeal
+    from services.models import ScoreAppeal
 
     s, admin, facts = await build(session)
     supervisor = await make_staff(session, "sup_city", "supervisor", s["units"]["3302"])

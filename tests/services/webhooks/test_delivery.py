@@ -22,9 +22,8 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, update
 
 from routing_worker.jobs.webhook_jobs import deliver_webhooks
-from services.identity.models import ApiKey
+from services.models import ApiKey, WebhookDelivery, WebhookSubscription
 from services.webhooks import service
-from services.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from services.webhooks.signing import verify
 from shared.db import unit_of_work

@@ -21,20 +21,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.orm import Base, TimestampMixin
+from services.models.org import PRIORITIES
+from shared.orm import Base, TimestampMixin, one_of
 
 CHANNELS = ("hotline", "web", "app", "window", "station", "visit")
 STATUSES = ("received", "assigned", "accepted", "resolved", "closed", "needs_dispatch", "suspended", "duplicate")
 OPEN_STATUSES = ("received", "assigned", "accepted", "needs_dispatch", "suspended")
 SLA_STATES = ("ok", "warning", "overdue")
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
-PRIORITIES = ("emergency", "high", "normal")
 VISIT_KINDS = ("household", "leader_contact")
 ASSESSMENT_SOURCES = ("resident_organisation", "public_opinion")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Request(TimestampMixin, Base):
@@ -42,11 +38,11 @@ class Request(TimestampMixin, Base):
 
     __tablename__ = "requests"
     __table_args__ = (
-        CheckConstraint(_in("channel", CHANNELS), name="channel"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(_in("sla_state", SLA_STATES), name="sla_state"),
-        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
-        CheckConstraint(f"coord_system IS NULL OR {_in('coord_system', COORD_SYSTEMS)}", name="coord_system"),
+        CheckConstraint(one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("sla_state", SLA_STATES), name="sla_state"),
+        CheckConstraint(one_of("priority", PRIORITIES), name="priority"),
+        CheckConstraint(f"coord_system IS NULL OR {one_of('coord_system', COORD_SYSTEMS)}", name="coord_system"),
         CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="lat_lon_together"),
         CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180)", name="lat_lon_range"),
         Index("ix_requests_unit_path_prefix", "unit_path", postgresql_ops={"unit_path": "text_pattern_ops"}),
@@ -173,7 +169,7 @@ class Visit(TimestampMixin, Base):
     """A grid worker's household visit (进门入户) or a leader's grassroots contact."""
 
     __tablename__ = "visits"
-    __table_args__ = (CheckConstraint(_in("kind", VISIT_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(one_of("kind", VISIT_KINDS), name="kind"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -189,7 +185,7 @@ class Assessment(TimestampMixin, Base):
 
     __tablename__ = "assessments"
     __table_args__ = (
-        CheckConstraint(_in("source", ASSESSMENT_SOURCES), name="source"),
+        CheckConstraint(one_of("source", ASSESSMENT_SOURCES), name="source"),
         CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
         UniqueConstraint("org_unit_id", "period", "source", "assessor"),
     )

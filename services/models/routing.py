@@ -1,13 +1,15 @@
-"""Routing tables: assignments (one active per request) and leaders' links to units."""
+"""Routing tables: the responsibility matrix, assignments (one active per request), leaders' links to units."""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.orm import Base, TimestampMixin
+from shared.orm import Base, TimestampMixin, one_of
+
+HANDLER_KINDS = ("grid_team", "department", "joint")
 
 
 class Assignment(Base):
@@ -55,3 +57,29 @@ class LeaderLink(TimestampMixin, Base):
     quota_month: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     quota_quarter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     quota_year: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ResponsibilityRule(TimestampMixin, Base):
+    """One row of the responsibility matrix (职责清单): (category prefix, org unit) → handling unit."""
+
+    __tablename__ = "responsibility_rules"
+    __table_args__ = (
+        UniqueConstraint("category_prefix", "org_unit_id"),
+        CheckConstraint(one_of("handler_kind", HANDLER_KINDS), name="handler_kind"),
+        CheckConstraint(
+            "(handler_kind = 'grid_team' AND lead_department_id IS NULL AND cardinality(co_department_ids) = 0)"
+            " OR (handler_kind = 'department' AND lead_department_id IS NOT NULL"
+            " AND cardinality(co_department_ids) = 0)"
+            " OR (handler_kind = 'joint' AND lead_department_id IS NOT NULL AND cardinality(co_department_ids) > 0)",
+            name="handler_shape",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # A category code or prefix; "*" matches every category.
+    category_prefix: Mapped[str] = mapped_column(String(64))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
+    handler_kind: Mapped[str] = mapped_column(String(16))
+    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
+    co_department_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -20,20 +20,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # The tables the foreign keys below point at: registered whatever imported this module first (the scoring
 # service imports no intake module of its own, and a flush resolves every foreign key of the metadata).
-from services.identity import models as _identity_models  # noqa: F401
-from services.intake import models as _intake_models  # noqa: F401
-from services.org import models as _org_models  # noqa: F401
-from shared.orm import Base, TimestampMixin
+from shared.orm import Base, TimestampMixin, one_of
 
 RUN_STATUSES = ("queued", "running", "done", "failed")
 RUN_MODES = ("inline", "queued")
 RESULT_LEVELS = ("city", "district", "street", "community", "grid", "department", "handler", "leader")
 APPEAL_REASONS = ("unreasonable_demand", "not_responsible")
 APPEAL_STATUSES = ("pending", "approved", "rejected")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class ScoringScheme(Base):
@@ -56,8 +49,8 @@ class ScoreRun(Base):
 
     __tablename__ = "score_runs"
     __table_args__ = (
-        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
-        CheckConstraint(_in("mode", RUN_MODES), name="mode"),
+        CheckConstraint(one_of("status", RUN_STATUSES), name="status"),
+        CheckConstraint(one_of("mode", RUN_MODES), name="mode"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
         Index("ix_score_runs_period_status_as_of", "period", "status", "as_of"),
     )
@@ -95,7 +88,7 @@ class ScoreResult(Base):
     __tablename__ = "score_results"
     __table_args__ = (
         UniqueConstraint("run_id", "level", "subject_code"),
-        CheckConstraint(_in("level", RESULT_LEVELS), name="level"),
+        CheckConstraint(one_of("level", RESULT_LEVELS), name="level"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -120,8 +113,8 @@ class ScoreAppeal(TimestampMixin, Base):
     __tablename__ = "score_appeals"
     __table_args__ = (
         CheckConstraint("(team_id IS NULL) <> (department_id IS NULL)", name="one_unit"),
-        CheckConstraint(_in("reason", APPEAL_REASONS), name="reason"),
-        CheckConstraint(_in("status", APPEAL_STATUSES), name="status"),
+        CheckConstraint(one_of("reason", APPEAL_REASONS), name="reason"),
+        CheckConstraint(one_of("status", APPEAL_STATUSES), name="status"),
         CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_when_not_pending"),
         UniqueConstraint("request_id", "team_id", "department_id", postgresql_nulls_not_distinct=True),
         Index("ix_score_appeals_approved", "request_id", postgresql_where=text("status = 'approved'")),

@@ -1,4 +1,4 @@
-"""Organisation and configuration tables: the org-unit tree, handling units, catalog, rules, SLA."""
+"""Organisation tables: the org-unit tree, handling units (departments, teams, members), the catalog."""
 
 from typing import Any
 
@@ -10,25 +10,18 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.orm import Base, TimestampMixin
+from shared.orm import Base, TimestampMixin, one_of
 
 LEVELS = ("city", "district", "street", "community", "grid")
 PRIORITIES = ("emergency", "high", "normal")
 TEAM_ROLES = ("grid_worker", "social_worker", "party_member", "volunteer", "specialist", "department_staff")
-HANDLER_KINDS = ("grid_team", "department", "joint")
-SLA_UNITS = ("clock_hours", "working_hours", "working_days")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class OrgUnit(TimestampMixin, Base):
@@ -36,7 +29,7 @@ class OrgUnit(TimestampMixin, Base):
 
     __tablename__ = "org_units"
     __table_args__ = (
-        CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint(one_of("level", LEVELS), name="level"),
         CheckConstraint("level <> 'grid' OR geometry IS NOT NULL", name="grid_has_geometry"),
         Index("ix_org_units_path_prefix", "path", postgresql_ops={"path": "text_pattern_ops"}),
     )
@@ -90,7 +83,7 @@ class Member(TimestampMixin, Base):
     __tablename__ = "members"
     __table_args__ = (
         CheckConstraint("(team_id IS NULL) <> (department_id IS NULL)", name="one_home"),
-        CheckConstraint(_in("team_role", TEAM_ROLES), name="team_role"),
+        CheckConstraint(one_of("team_role", TEAM_ROLES), name="team_role"),
         UniqueConstraint("staff_id", "team_id"),
         UniqueConstraint("staff_id", "department_id"),
     )
@@ -108,7 +101,7 @@ class Category(TimestampMixin, Base):
     """A service catalog entry; its attributes become an Open311 service definition."""
 
     __tablename__ = "categories"
-    __table_args__ = (CheckConstraint(_in("default_priority", PRIORITIES), name="default_priority"),)
+    __table_args__ = (CheckConstraint(one_of("default_priority", PRIORITIES), name="default_priority"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -120,53 +113,4 @@ class Category(TimestampMixin, Base):
     key_group: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-
-
-class ResponsibilityRule(TimestampMixin, Base):
-    """One row of the responsibility matrix (职责清单): (category prefix, org unit) → handling unit."""
-
-    __tablename__ = "responsibility_rules"
-    __table_args__ = (
-        UniqueConstraint("category_prefix", "org_unit_id"),
-        CheckConstraint(_in("handler_kind", HANDLER_KINDS), name="handler_kind"),
-        CheckConstraint(
-            "(handler_kind = 'grid_team' AND lead_department_id IS NULL AND cardinality(co_department_ids) = 0)"
-            " OR (handler_kind = 'department' AND lead_department_id IS NOT NULL"
-            " AND cardinality(co_department_ids) = 0)"
-            " OR (handler_kind = 'joint' AND lead_department_id IS NOT NULL AND cardinality(co_department_ids) > 0)",
-            name="handler_shape",
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    # A category code or prefix; "*" matches every category.
-    category_prefix: Mapped[str] = mapped_column(String(64))
-    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
-    handler_kind: Mapped[str] = mapped_column(String(16))
-    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
-    co_department_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-
-
-class SlaPolicy(TimestampMixin, Base):
-    """Response and resolution deadlines for a category prefix and (optionally) a priority."""
-
-    __tablename__ = "sla_policies"
-    __table_args__ = (
-        UniqueConstraint("category_prefix", "priority", postgresql_nulls_not_distinct=True),
-        CheckConstraint(f"priority IS NULL OR {_in('priority', PRIORITIES)}", name="priority"),
-        CheckConstraint(_in("respond_unit", SLA_UNITS), name="respond_unit"),
-        CheckConstraint(_in("resolve_unit", SLA_UNITS), name="resolve_unit"),
-        CheckConstraint("respond_amount > 0 AND resolve_amount > 0", name="positive"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(100))
-    category_prefix: Mapped[str] = mapped_column(String(64))
-    priority: Mapped[str | None] = mapped_column(String(16))
-    respond_amount: Mapped[float] = mapped_column(Numeric(8, 2, asdecimal=False))
-    respond_unit: Mapped[str] = mapped_column(String(16))
-    resolve_amount: Mapped[float] = mapped_column(Numeric(8, 2, asdecimal=False))
-    resolve_unit: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

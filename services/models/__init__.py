@@ -1,0 +1,51 @@
+"""Every ORM table, one module per domain, in one package below every domain: tables of several
+domains refer to each other (requests to units, assignments to staff), and one package keeps those
+references from becoming imports between domains. Import tables from here: `from services.models import Request`."""
+
+from services.models.alerts import HotspotAlert
+from services.models.handling import Feedback
+from services.models.identity import ApiKey, StaffAccount
+from services.models.intake import (
+    Assessment,
+    IdempotencyKey,
+    OutboxEntry,
+    Request,
+    RequestEvent,
+    Visit,
+)
+from services.models.org import Category, Department, Member, OrgUnit, Team
+from services.models.routing import Assignment, LeaderLink, ResponsibilityRule
+from services.models.scoring import ScoreAppeal, ScoreResult, ScoreRun, ScoringScheme
+from services.models.sla import CalendarDay, SlaPolicy
+from services.models.webhooks import WebhookDelivery, WebhookSubscription
+from shared.orm import Base
+
+__all__ = [
+    "ApiKey",
+    "Assessment",
+    "Assignment",
+    "Base",
+    "CalendarDay",
+    "Category",
+    "Department",
+    "Feedback",
+    "HotspotAlert",
+    "IdempotencyKey",
+    "LeaderLink",
+    "Member",
+    "OrgUnit",
+    "OutboxEntry",
+    "Request",
+    "RequestEvent",
+    "ResponsibilityRule",
+    "ScoreAppeal",
+    "ScoreResult",
+    "ScoreRun",
+    "ScoringScheme",
+    "SlaPolicy",
+    "StaffAccount",
+    "Team",
+    "Visit",
+    "WebhookDelivery",
+    "WebhookSubscription",
+]
