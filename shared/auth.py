@@ -6,16 +6,16 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from shared.errors import NotAuthenticated
+from shared.errors import Forbidden, NotAuthenticated
 
-STAFF_ROLES = ("admin", "dispatcher", "handler", "clerk", "supervisor", "auditor")
 StaffRole = Literal["admin", "dispatcher", "handler", "clerk", "supervisor", "auditor"]
+STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)  # one list of roles: the type
 
 # What an integration's API key may be allowed to do.
 API_KEY_RIGHTS = (
@@ -137,3 +137,13 @@ class Credentials:
 
     bearer: str | None
     api_key: str | None
+
+
+class CityAdminOnly(Forbidden):
+    title = "City administrators only"
+
+
+def require_city_admin(principal: Principal) -> None:
+    """City-wide configuration (catalog, SLA, keys) belongs to admins scoped to the whole city."""
+    if principal.scope_path.count("/") != 2:
+        raise CityAdminOnly("Only an administrator scoped to the whole city may change city-wide configuration")

@@ -11,12 +11,11 @@ from services.org.schemas import (
     CategoryOut,
     CategoryUpdate,
     Code,
-    RuleCreate,
-    RuleOut,
-    SlaPolicyCreate,
-    SlaPolicyOut,
-    SlaPolicyUpdate,
 )
+from services.routing import rules
+from services.routing.schemas import RuleCreate, RuleOut
+from services.sla import policy_admin
+from services.sla.schemas import SlaPolicyCreate, SlaPolicyOut, SlaPolicyUpdate
 from shared.deps import IfMatch, SessionDep
 from shared.web import problem_responses
 
@@ -54,38 +53,38 @@ async def list_rules(
     under_code: Annotated[Code | None, Query(description="Only rules at or under this unit")] = None,
 ) -> list[RuleOut]:
     """List the responsibility matrix rows in your scope."""
-    return await service.list_rules(session, principal, under_code=under_code)
+    return await rules.list_rules(session, principal, under_code=under_code)
 
 
 @router.post("/responsibility-rules", status_code=status.HTTP_201_CREATED, response_model=RuleOut, responses=WRITE)
 async def create_rule(session: SessionDep, principal: AdminPrincipal, body: RuleCreate) -> RuleOut:
     """Add a matrix row; a row equal to an existing one on category and unit is refused (409)."""
-    return await service.create_rule(session, principal, body)
+    return await rules.create_rule(session, principal, body)
 
 
 @router.get("/responsibility-rules/{rule_id}", response_model=RuleOut, responses=READ)
 async def get_rule(session: SessionDep, principal: AdminPrincipal, rule_id: Id) -> RuleOut:
     """Read one matrix row."""
-    return await service.get_rule(session, principal, rule_id)
+    return await rules.get_rule(session, principal, rule_id)
 
 
 @router.delete("/responsibility-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE)
 async def delete_rule(session: SessionDep, principal: AdminPrincipal, rule_id: Id) -> Response:
     """Remove a matrix row."""
-    await service.delete_rule(session, principal, rule_id)
+    await rules.delete_rule(session, principal, rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/sla-policies", response_model=list[SlaPolicyOut], responses=READ)
 async def list_sla_policies(session: SessionDep, principal: AdminPrincipal) -> list[SlaPolicyOut]:
     """List SLA policies."""
-    return [SlaPolicyOut.model_validate(p) for p in await service.list_sla_policies(session)]
+    return [SlaPolicyOut.model_validate(p) for p in await policy_admin.list_sla_policies(session)]
 
 
 @router.post("/sla-policies", status_code=status.HTTP_201_CREATED, response_model=SlaPolicyOut, responses=WRITE)
 async def create_sla_policy(session: SessionDep, principal: AdminPrincipal, body: SlaPolicyCreate) -> SlaPolicyOut:
     """Add an SLA policy for a category prefix and priority (`null`: any priority)."""
-    return SlaPolicyOut.model_validate(await service.create_sla_policy(session, principal, body))
+    return SlaPolicyOut.model_validate(await policy_admin.create_sla_policy(session, principal, body))
 
 
 @router.patch("/sla-policies/{policy_id}", response_model=SlaPolicyOut, responses=WRITE)
@@ -93,11 +92,11 @@ async def update_sla_policy(
     session: SessionDep, principal: AdminPrincipal, policy_id: Id, body: SlaPolicyUpdate, if_match: IfMatch
 ) -> SlaPolicyOut:
     """Change an SLA policy's deadlines."""
-    return SlaPolicyOut.model_validate(await service.update_sla_policy(session, principal, policy_id, body, if_match))
+    return SlaPolicyOut.model_validate(await policy_admin.update_sla_policy(session, principal, policy_id, body, if_match))
 
 
 @router.delete("/sla-policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE)
 async def delete_sla_policy(session: SessionDep, principal: AdminPrincipal, policy_id: Id) -> Response:
     """Remove an SLA policy."""
-    await service.delete_sla_policy(session, principal, policy_id)
+    await policy_admin.delete_sla_policy(session, principal, policy_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Path, status
 
 from intake_api.deps import AdminPrincipal
 from services.identity import service
-from services.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Role, StaffCreate, StaffOut, StaffUpdate
+from services.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, StaffCreate, StaffOut, StaffUpdate
+from shared.auth import StaffRole
 from shared.deps import IfMatch, SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
@@ -22,7 +23,7 @@ WRITE = problem_responses(401, 403, 404, 409, 422, 428)
 async def list_staff(
     session: SessionDep,
     principal: AdminPrincipal,
-    role: Role | None = None,
+    role: StaffRole | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[StaffOut]:

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from intake_api.deps import AdminPrincipal
-from services.org import leaders
-from services.org.leaders import LeaderLinkCreate, LeaderLinkOut
+from services.routing import leaders
+from services.routing.leaders import LeaderLinkCreate, LeaderLinkOut
 from shared.deps import SessionDep
 from shared.web import problem_responses
 

@@ -14,7 +14,7 @@ from arq.constants import in_progress_key_prefix, job_key_prefix
 from redis.asyncio import Redis
 
 from routing_worker.tasks import cron_task, task
-from services.handling.changes import ROUTE_TASK
+from services.lifecycle.changes import ROUTE_TASK
 from services.routing import relay
 from services.routing.service import route_batch
 from shared.db import unit_of_work

@@ -4,8 +4,8 @@ import logging
 from typing import Any
 
 from routing_worker.tasks import cron_task, task
-from services.sla.calendar_admin import recompute_ahead
-from services.sla.sweep import sweep
+from services.lifecycle.deadlines import recompute_ahead
+from services.lifecycle.sweep import sweep
 from shared.db import unit_of_work
 
 logger = logging.getLogger("minqing.sla")

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handling.changes import record_change, schedule_routing
 from services.handling.schemas import (
     AcceptIn,
     ClassifyIn,
@@ -24,6 +23,7 @@ from services.handling.schemas import (
 from services.handling.workflow import DISPATCHER_ONLY, next_status
 from services.intake.errors import RequestNotFound
 from services.intake.service import owner_of
+from services.lifecycle.changes import close_duplicates, record_change, schedule_routing
 from services.models import Assignment, Category, Department, Feedback, Member, OrgUnit, Request, SlaPolicy, Team
 from services.org import repository as org_repo
 from services.routing.geodata import district_path
@@ -364,19 +364,6 @@ async def _reopen(session: AsyncSession, request: Request, source: str, detail: 
     request.sla_state = "ok"
     request.accepted_at = request.resolved_at = None
     await record_change(session, request, "reopened", source, to_status="assigned", data=detail)
-
-
-async def close_duplicates(session: AsyncSession, original: Request) -> None:
-    """Duplicates close with their original."""
-    duplicates = await session.scalars(
-        select(Request).where(Request.duplicate_of_id == original.id, Request.status == "duplicate").with_for_update()
-    )
-    for duplicate in duplicates:
-        duplicate.closed_at = datetime.now(UTC)
-        duplicate.close_reason = "with_original"
-        await record_change(
-            session, duplicate, "closed", "system:handling", to_status="closed", data={"original": original.id}
-        )
 
 
 async def request_for_feedback(session: AsyncSession, request_id: int) -> Request:

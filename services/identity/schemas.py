@@ -4,10 +4,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.auth import API_KEY_RIGHTS, CHANNELS
+from shared.auth import API_KEY_RIGHTS, CHANNELS, StaffRole
 from shared.schemas import LocalDateTime, SafeText, StrictInput
 
-Role = Literal["admin", "dispatcher", "handler", "clerk", "supervisor", "auditor"]
 Right = Literal["requests:create", "requests:read", "feedback:create", "webhooks:manage"]
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
 Username = Annotated[
@@ -41,7 +40,7 @@ class StaffCreate(BaseModel):
     username: Username
     display_name: Annotated[SafeText, Field(min_length=1, max_length=100)]
     password: Password
-    role: Role
+    role: StaffRole
     scope_code: Annotated[
         SafeText, Field(min_length=1, max_length=32, description="Org unit whose subtree the account sees")
     ]
@@ -52,7 +51,7 @@ class StaffUpdate(StrictInput):
 
     display_name: Annotated[SafeText | None, Field(min_length=1, max_length=100)] = None
     password: Password | None = None
-    role: Role | None = None
+    role: StaffRole | None = None
     scope_code: Annotated[SafeText | None, Field(min_length=1, max_length=32)] = None
     active: bool | None = None
     version: int | None = Field(default=None, ge=1)
@@ -62,7 +61,7 @@ class StaffOut(BaseModel):
     id: int
     username: str
     display_name: str
-    role: Role
+    role: StaffRole
     scope_code: str
     active: bool
     last_login_at: LocalDateTime | None
@@ -73,7 +72,7 @@ class MeOut(BaseModel):
     kind: Literal["staff", "integration"]
     id: int
     name: str
-    role: Role | None
+    role: StaffRole | None
     scope_code: str | None
     rights: list[str]
     channels: list[str]

@@ -11,7 +11,7 @@ from services.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, St
 from services.models import ApiKey, OrgUnit, StaffAccount
 from services.org import repository as org_repo
 from services.org.errors import DuplicateCode
-from services.org.service import get_unit, require_city_admin
+from services.org.service import get_unit
 from shared import ratelimit
 from shared.auth import (
     Credentials,
@@ -23,6 +23,7 @@ from shared.auth import (
     hash_password,
     issue_access_token,
     parse_api_key,
+    require_city_admin,
     verify_password,
 )
 from shared.errors import NotAuthenticated, NotFound, check_version, field_error

@@ -7,14 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handling.changes import ROUTE_TASK, route_job_id
 from services.intake import idempotency
 from services.intake import repository as repo
 from services.intake.attributes import check_attributes
 from services.intake.coords import to_wgs84
 from services.intake.duplicates import RequestFacts, first_duplicate
 from services.intake.errors import ChannelNotAllowed, RequestNotFound
-from services.intake.events import append_event, first_event, verify_chain
 from services.intake.phones import last4, mask_name, mask_phone
 from services.intake.schemas import (
     AssessmentCreate,
@@ -42,6 +40,8 @@ from services.intake.tracking import (
     new_tracking_no,
     normalise_tracking_no,
 )
+from services.lifecycle.changes import ROUTE_TASK, route_job_id
+from services.lifecycle.events import append_event, first_event, verify_chain
 from services.models import Assessment, Category, OrgUnit, Request, Visit
 from services.org import repository as org_repo
 from services.sla import service as sla

@@ -1,6 +1,6 @@
 """Errors of the organisation domain."""
 
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, NotFound
 
 
 class OrgUnitNotFound(NotFound):
@@ -23,21 +23,9 @@ class CategoryNotFound(NotFound):
     title = "Category not found"
 
 
-class RuleNotFound(NotFound):
-    title = "Responsibility rule not found"
-
-
-class SlaPolicyNotFound(NotFound):
-    title = "SLA policy not found"
-
-
 class DuplicateCode(Conflict):
     title = "Duplicate code"
 
 
 class InUse(Conflict):
     title = "Still in use"
-
-
-class CityAdminOnly(Forbidden):
-    title = "City administrators only"

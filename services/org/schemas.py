@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.schemas import LocalDateTime, SafeText, StrictInput
 
@@ -376,115 +376,6 @@ class CategoryOut(BaseModel):
     key_group: bool
     attributes: list[dict[str, Any]]
     active: bool
-    version: int
-
-
-class RuleCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "category_prefix": "env.pollution",
-                    "org_unit_code": "330203",
-                    "handler_kind": "joint",
-                    "lead_department_code": "HB",
-                    "co_department_codes": ["CG"],
-                }
-            ]
-        },
-    )
-
-    category_prefix: CategoryPrefix
-    org_unit_code: Code
-    handler_kind: HandlerKind
-    lead_department_code: Annotated[Code | None, Field(validate_default=True)] = None
-    co_department_codes: Annotated[list[Code], Field(max_length=20, validate_default=True)] = []
-
-    # Field validators (not a model validator) so that each error names the field at fault.
-    @field_validator("lead_department_code")
-    @classmethod
-    def _lead(cls, value: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("handler_kind")
-        if kind == "grid_team" and value is not None:
-            raise ValueError("a grid_team rule names no department")
-        if kind in ("department", "joint") and value is None:
-            raise ValueError(f"a {kind} rule names its lead department")
-        return value
-
-    @field_validator("co_department_codes")
-    @classmethod
-    def _co(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        kind = info.data.get("handler_kind")
-        if kind in ("grid_team", "department") and value:
-            raise ValueError(f"a {kind} rule names no co-departments")
-        if kind == "joint" and not value:
-            raise ValueError("a joint rule names its co-departments")
-        if info.data.get("lead_department_code") in value:
-            raise ValueError("the lead department cannot also be a co-department")
-        if len(set(value)) != len(value):
-            raise ValueError("co_department_codes must be distinct")
-        return value
-
-
-class RuleOut(BaseModel):
-    id: int
-    category_prefix: str
-    org_unit_code: str
-    handler_kind: HandlerKind
-    lead_department_code: str | None
-    co_department_codes: list[str]
-    version: int
-
-
-class SlaPolicyCreate(StrictInput):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "一般诉求",
-                    "category_prefix": "*",
-                    "priority": "normal",
-                    "respond_amount": 2,
-                    "respond_unit": "working_hours",
-                    "resolve_amount": 7,
-                    "resolve_unit": "working_days",
-                }
-            ]
-        },
-    )
-
-    name: Name
-    category_prefix: CategoryPrefix
-    priority: Priority | None = None
-    respond_amount: Amount
-    respond_unit: SlaUnit
-    resolve_amount: Amount
-    resolve_unit: SlaUnit
-
-
-class SlaPolicyUpdate(StrictInput):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"resolve_amount": 5, "version": 1}]})
-
-    name: Name | None = None
-    respond_amount: Amount | None = None
-    respond_unit: SlaUnit | None = None
-    resolve_amount: Amount | None = None
-    resolve_unit: SlaUnit | None = None
-    version: int | None = Field(default=None, ge=1)
-
-
-class SlaPolicyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    category_prefix: str
-    priority: Priority | None
-    respond_amount: float
-    respond_unit: SlaUnit
-    resolve_amount: float
-    resolve_unit: SlaUnit
     version: int
 
 

@@ -5,19 +5,16 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.models import Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, StaffAccount, Team
+from services.models import Category, Department, Member, OrgUnit, StaffAccount, Team
 from services.models.org import LEVELS
 from services.org import repository as repo
 from services.org.errors import (
     CategoryNotFound,
-    CityAdminOnly,
     DepartmentNotFound,
     DuplicateCode,
     InUse,
     MemberNotFound,
     OrgUnitNotFound,
-    RuleNotFound,
-    SlaPolicyNotFound,
     TeamNotFound,
 )
 from services.org.geometry import check_polygon
@@ -36,17 +33,12 @@ from services.org.schemas import (
     OrgUnitCreate,
     OrgUnitOut,
     OrgUnitUpdate,
-    RuleCreate,
-    RuleOut,
-    SlaPolicyCreate,
-    SlaPolicyUpdate,
     TeamCreate,
     TeamOut,
     TeamUpdate,
     category_parent,
 )
-from services.sla import service as sla_service
-from shared.auth import Principal
+from shared.auth import Principal, require_city_admin
 from shared.errors import InvalidInput, check_version, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
 
@@ -56,12 +48,6 @@ IMPORT_ERRORS_SHOWN = 50
 def child_level(level: str) -> str | None:
     index = LEVELS.index(level)
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
-
-
-def require_city_admin(principal: Principal) -> None:
-    """City-wide configuration (catalog, SLA, keys) belongs to admins scoped to the whole city."""
-    if principal.scope_path.count("/") != 2:
-        raise CityAdminOnly("Only an administrator scoped to the whole city may change city-wide configuration")
 
 
 # ---- org units -------------------------------------------------------------------------------
@@ -612,139 +598,3 @@ async def update_category(
     await session.refresh(category)
     repo.forget_cached()
     return category
-
-
-# ---- responsibility matrix -------------------------------------------------------------------
-
-
-async def _rule_out(session: AsyncSession, rule: ResponsibilityRule, unit_code: str | None = None) -> RuleOut:
-    if unit_code is None:
-        unit_code = (await repo.codes_of_units(session, {rule.org_unit_id}))[rule.org_unit_id]
-    ids = {*rule.co_department_ids, *([rule.lead_department_id] if rule.lead_department_id else [])}
-    codes = await repo.department_codes(session, ids)
-    return RuleOut(
-        id=rule.id,
-        category_prefix=rule.category_prefix,
-        org_unit_code=unit_code,
-        handler_kind=rule.handler_kind,
-        lead_department_code=codes.get(rule.lead_department_id) if rule.lead_department_id else None,
-        co_department_codes=[codes[i] for i in rule.co_department_ids],
-        version=rule.version,
-    )
-
-
-async def list_rules(session: AsyncSession, principal: Principal, *, under_code: str | None) -> list[RuleOut]:
-    scope_path = principal.scope_path
-    if under_code is not None:
-        scope_path = (await get_unit(session, principal, under_code)).path
-    rows = await session.execute(
-        select(ResponsibilityRule, OrgUnit.code)
-        .join(OrgUnit, OrgUnit.id == ResponsibilityRule.org_unit_id)
-        .where(OrgUnit.path.startswith(scope_path, autoescape=True))
-        .order_by(ResponsibilityRule.id)
-    )
-    return [await _rule_out(session, rule, code) for rule, code in rows]
-
-
-async def get_rule(session: AsyncSession, principal: Principal, rule_id: int) -> RuleOut:
-    rule = await repo.rule_by_id(session, rule_id)
-    if rule is not None:
-        path = (await repo.paths_of_units(session, {rule.org_unit_id}))[rule.org_unit_id]
-        if principal.covers(path):
-            return await _rule_out(session, rule)
-    raise RuleNotFound(f"No responsibility rule {rule_id}")
-
-
-async def create_rule(session: AsyncSession, principal: Principal, data: RuleCreate) -> RuleOut:
-    unit = await get_unit(session, principal, data.org_unit_code)
-    if data.category_prefix != "*" and await repo.count_categories_with_prefix(session, data.category_prefix) == 0:
-        raise InvalidInput(
-            f"No category matches {data.category_prefix!r}",
-            errors=[field_error("category_prefix", "matches no category")],
-        )
-    wanted = [c for c in [data.lead_department_code, *data.co_department_codes] if c]
-    departments = await repo.departments_by_codes(session, wanted)
-    for index, code in enumerate(wanted):
-        loc: list[str | int] = ["lead_department_code"] if index == 0 else ["co_department_codes", index - 1]
-        if code not in departments:
-            raise InvalidInput(f"No department {code!r}", errors=[field_error(loc, "unknown department")])
-    duplicate = await session.scalar(
-        select(ResponsibilityRule.id).where(
-            ResponsibilityRule.category_prefix == data.category_prefix, ResponsibilityRule.org_unit_id == unit.id
-        )
-    )
-    if duplicate is not None:
-        raise DuplicateCode(
-            f"Rule {duplicate} already covers {data.category_prefix!r} at {unit.code!r}; rules may not tie",
-            errors=[field_error("category_prefix", "a rule for this category and unit exists")],
-        )
-    rule = ResponsibilityRule(
-        category_prefix=data.category_prefix,
-        org_unit_id=unit.id,
-        handler_kind=data.handler_kind,
-        lead_department_id=departments[data.lead_department_code].id if data.lead_department_code else None,
-        co_department_ids=[departments[c].id for c in data.co_department_codes],
-    )
-    session.add(rule)
-    await session.flush()
-    return await _rule_out(session, rule, unit.code)
-
-
-async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int) -> None:
-    await get_rule(session, principal, rule_id)
-    rule = await repo.rule_by_id(session, rule_id)
-    await session.delete(rule)
-    await session.flush()
-
-
-# ---- SLA policies ----------------------------------------------------------------------------
-
-
-async def list_sla_policies(session: AsyncSession) -> list[SlaPolicy]:
-    return list(await session.scalars(select(SlaPolicy).order_by(SlaPolicy.category_prefix, SlaPolicy.priority)))
-
-
-async def create_sla_policy(session: AsyncSession, principal: Principal, data: SlaPolicyCreate) -> SlaPolicy:
-    require_city_admin(principal)
-    exists = await session.scalar(
-        select(SlaPolicy.id).where(
-            SlaPolicy.category_prefix == data.category_prefix,
-            SlaPolicy.priority.is_(None) if data.priority is None else SlaPolicy.priority == data.priority,
-        )
-    )
-    if exists is not None:
-        raise DuplicateCode(
-            f"Policy {exists} already covers {data.category_prefix!r} / {data.priority or 'any priority'}",
-            errors=[field_error("category_prefix", "a policy for this category and priority exists")],
-        )
-    policy = SlaPolicy(**data.model_dump())
-    session.add(policy)
-    await session.flush()
-    sla_service.invalidate()
-    return policy
-
-
-async def update_sla_policy(
-    session: AsyncSession, principal: Principal, policy_id: int, data: SlaPolicyUpdate, if_match: int | None
-) -> SlaPolicy:
-    require_city_admin(principal)
-    policy = await repo.sla_policy_by_id(session, policy_id)
-    if policy is None:
-        raise SlaPolicyNotFound(f"No SLA policy {policy_id}")
-    check_version(policy.version, data.version or if_match)
-    for field, value in data.model_dump(exclude={"version"}, exclude_none=True).items():
-        setattr(policy, field, value)
-    policy.version += 1
-    await session.flush()
-    sla_service.invalidate()
-    return policy
-
-
-async def delete_sla_policy(session: AsyncSession, principal: Principal, policy_id: int) -> None:
-    require_city_admin(principal)
-    policy = await repo.sla_policy_by_id(session, policy_id)
-    if policy is None:
-        raise SlaPolicyNotFound(f"No SLA policy {policy_id}")
-    await session.delete(policy)
-    await session.flush()
-    sla_service.invalidate()

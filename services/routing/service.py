@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handling.changes import ChangeBatch
+from services.lifecycle.changes import ChangeBatch
 from services.models import Assignment, LeaderLink, Member, OutboxEntry, Request, Team
 from services.models.intake import OPEN_STATUSES
 from services.routing.geodata import GeoData, district_path, geodata

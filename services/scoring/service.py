@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import ScoreResult, ScoreRun, ScoringScheme
-from services.org.service import require_city_admin
 from services.scoring import figures
 from services.scoring import repository as repo
 from services.scoring.compute import (
@@ -53,7 +52,7 @@ from services.scoring.schemas import (
 )
 from services.scoring.scheme import SchemeDocument
 from services.scoring.tally import Tally, has_data
-from shared.auth import Principal
+from shared.auth import Principal, require_city_admin
 from shared.errors import Conflict, InvalidInput, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
 from shared.queue import LONG_QUEUE, enqueue_after_commit

@@ -178,7 +178,7 @@ async def test_negative_feedback_reopens_once_then_closes(session, intake_client
 async def test_sweep_warns_escalates_and_closes_unevaluated(session, intake_client, setup):
     from datetime import UTC, datetime, timedelta
 
-    from services.sla.sweep import sweep
+    from services.lifecycle.sweep import sweep
 
     a = await _routed(intake_client, session, setup, at_grid(0, description="甲"))
     b = await _routed(intake_client, session, setup, at_grid(1, description="乙", citizen={"phone": "13600000001"}))

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text, update
 
-from services.intake.events import append_event
+from services.lifecycle.events import append_event
 from services.models import Category, Department, Request, Team
 from services.open311.privacy import REDACTED, contains_sensitive, redact
 from tests.factories import make_api_key, make_catalog, make_small_city, request_body

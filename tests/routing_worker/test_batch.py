@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from routing_worker.jobs.route_jobs import route_request as route_job
-from services.intake.events import verify_chain
+from services.lifecycle.events import verify_chain
 from services.models import Assignment, LeaderLink, OutboxEntry, Request, RequestEvent
 from services.routing.service import route_batch
 from shared.db import get_sessionmaker, unit_of_work

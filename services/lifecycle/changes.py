@@ -8,8 +8,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.events import GENESIS, chain_to, lock_chains
+from services.lifecycle.events import GENESIS, chain_to, lock_chains
 from services.models import OutboxEntry, Request, RequestEvent
+from services.webhooks.service import emit_many
 from shared.queue import enqueue_after_commit
 
 ROUTE_TASK = "route_request"
@@ -89,9 +90,6 @@ class ChangeBatch:
 
     async def write(self, session: AsyncSession) -> None:
         """Chain and insert the recorded events, then emit `request.status_changed` for the status changes."""
-        # webhooks depend on nothing here; imported late to keep layers flat
-        from services.webhooks.service import emit_many
-
         if not self.events:
             return
         ids = sorted({e.request_id for e in self.events})
@@ -120,3 +118,16 @@ def schedule_routing(session: AsyncSession, request: Request) -> str:
     session.add(OutboxEntry(topic="route", job_id=job_id, request_id=request.id, payload={"version": request.version}))
     enqueue_after_commit(session, ROUTE_TASK, request.id, request.version, job_id=job_id)
     return job_id
+
+
+async def close_duplicates(session: AsyncSession, original: Request) -> None:
+    """Duplicates close with their original."""
+    duplicates = await session.scalars(
+        select(Request).where(Request.duplicate_of_id == original.id, Request.status == "duplicate").with_for_update()
+    )
+    for duplicate in duplicates:
+        duplicate.closed_at = datetime.now(UTC)
+        duplicate.close_reason = "with_original"
+        await record_change(
+            session, duplicate, "closed", "system:handling", to_status="closed", data={"original": original.id}
+        )

@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handling.changes import record_change
-from services.handling.service import close_duplicates
+from services.lifecycle.changes import close_duplicates, record_change
 from services.models import OrgUnit, Request, StaffAccount
 from shared.schemas import local_iso
 

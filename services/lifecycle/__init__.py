@@ -1,0 +1,7 @@
+"""A request's lifecycle: the one place that changes its state and writes its audit trail.
+
+Below intake, routing and handling (which decide *what* happens) and above sla (calendar and policy
+arithmetic), org and webhooks: `changes` (the state change primitive, the routing job's name and id),
+`events` (the hash-chained trail), `sweep` (the SLA clock: warning, overdue, closing unevaluated
+requests) and `deadlines` (recomputing deadlines still ahead after a calendar change).
+"""

@@ -1,0 +1,95 @@
+"""The responsibility matrix (职责清单) kept by admins: rows (category prefix, org unit) → handling unit."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.models import OrgUnit, ResponsibilityRule
+from services.org import repository as repo
+from services.org.errors import (
+    DuplicateCode,
+)
+from services.org.service import get_unit
+from services.routing.errors import RuleNotFound
+from services.routing.schemas import RuleCreate, RuleOut
+from shared.auth import Principal
+from shared.errors import InvalidInput, field_error
+
+
+async def _rule_out(session: AsyncSession, rule: ResponsibilityRule, unit_code: str | None = None) -> RuleOut:
+    if unit_code is None:
+        unit_code = (await repo.codes_of_units(session, {rule.org_unit_id}))[rule.org_unit_id]
+    ids = {*rule.co_department_ids, *([rule.lead_department_id] if rule.lead_department_id else [])}
+    codes = await repo.department_codes(session, ids)
+    return RuleOut(
+        id=rule.id,
+        category_prefix=rule.category_prefix,
+        org_unit_code=unit_code,
+        handler_kind=rule.handler_kind,
+        lead_department_code=codes.get(rule.lead_department_id) if rule.lead_department_id else None,
+        co_department_codes=[codes[i] for i in rule.co_department_ids],
+        version=rule.version,
+    )
+
+
+async def list_rules(session: AsyncSession, principal: Principal, *, under_code: str | None) -> list[RuleOut]:
+    scope_path = principal.scope_path
+    if under_code is not None:
+        scope_path = (await get_unit(session, principal, under_code)).path
+    rows = await session.execute(
+        select(ResponsibilityRule, OrgUnit.code)
+        .join(OrgUnit, OrgUnit.id == ResponsibilityRule.org_unit_id)
+        .where(OrgUnit.path.startswith(scope_path, autoescape=True))
+        .order_by(ResponsibilityRule.id)
+    )
+    return [await _rule_out(session, rule, code) for rule, code in rows]
+
+
+async def get_rule(session: AsyncSession, principal: Principal, rule_id: int) -> RuleOut:
+    rule = await repo.rule_by_id(session, rule_id)
+    if rule is not None:
+        path = (await repo.paths_of_units(session, {rule.org_unit_id}))[rule.org_unit_id]
+        if principal.covers(path):
+            return await _rule_out(session, rule)
+    raise RuleNotFound(f"No responsibility rule {rule_id}")
+
+
+async def create_rule(session: AsyncSession, principal: Principal, data: RuleCreate) -> RuleOut:
+    unit = await get_unit(session, principal, data.org_unit_code)
+    if data.category_prefix != "*" and await repo.count_categories_with_prefix(session, data.category_prefix) == 0:
+        raise InvalidInput(
+            f"No category matches {data.category_prefix!r}",
+            errors=[field_error("category_prefix", "matches no category")],
+        )
+    wanted = [c for c in [data.lead_department_code, *data.co_department_codes] if c]
+    departments = await repo.departments_by_codes(session, wanted)
+    for index, code in enumerate(wanted):
+        loc: list[str | int] = ["lead_department_code"] if index == 0 else ["co_department_codes", index - 1]
+        if code not in departments:
+            raise InvalidInput(f"No department {code!r}", errors=[field_error(loc, "unknown department")])
+    duplicate = await session.scalar(
+        select(ResponsibilityRule.id).where(
+            ResponsibilityRule.category_prefix == data.category_prefix, ResponsibilityRule.org_unit_id == unit.id
+        )
+    )
+    if duplicate is not None:
+        raise DuplicateCode(
+            f"Rule {duplicate} already covers {data.category_prefix!r} at {unit.code!r}; rules may not tie",
+            errors=[field_error("category_prefix", "a rule for this category and unit exists")],
+        )
+    rule = ResponsibilityRule(
+        category_prefix=data.category_prefix,
+        org_unit_id=unit.id,
+        handler_kind=data.handler_kind,
+        lead_department_id=departments[data.lead_department_code].id if data.lead_department_code else None,
+        co_department_ids=[departments[c].id for c in data.co_department_codes],
+    )
+    session.add(rule)
+    await session.flush()
+    return await _rule_out(session, rule, unit.code)
+
+
+async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int) -> None:
+    await get_rule(session, principal, rule_id)
+    rule = await repo.rule_by_id(session, rule_id)
+    await session.delete(rule)
+    await session.flush()

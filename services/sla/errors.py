@@ -1,0 +1,7 @@
+"""Errors of the SLA domain."""
+
+from shared.errors import NotFound
+
+
+class SlaPolicyNotFound(NotFound):
+    title = "SLA policy not found"
