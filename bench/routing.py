@@ -237,8 +237,7 @@ async def extend_grid_map(target: int) -> dict[str, Any]:
     """Cut the demo grids into `target`, import them as import-grids does, staff the new grids."""
     from sqlalchemy import func, insert, select
 
-    from services.identity.models import StaffAccount
-    from services.org.models import Member, OrgUnit, Team
+    from services.models import Member, OrgUnit, StaffAccount, Team
     from services.org.schemas import GridImport
     from services.org.service import import_grids
     from shared.auth import Principal
@@ -445,8 +444,8 @@ async def insert_requests(dsn: str, points: list[tuple[float, float]], prefix: s
 
     import asyncpg
 
-    from services.intake.events import GENESIS, _hashed_fields, event_hash
-    from services.intake.models import RequestEvent
+    from services.lifecycle.events import GENESIS, _hashed_fields, event_hash
+    from services.models import RequestEvent
 
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
@@ -537,7 +536,7 @@ async def enqueue_route_jobs(redis_url: str, ids: list[int]) -> int:
     from arq import create_pool
     from arq.connections import RedisSettings
 
-    from services.handling.changes import ROUTE_TASK, route_job_id
+    from services.lifecycle.changes import ROUTE_TASK, route_job_id
     from shared.queue import DEFAULT_QUEUE
 
     pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=DEFAULT_QUEUE)

@@ -562,7 +562,7 @@ async def score_child(period: str) -> dict[str, Any]:
     """What the child runs: the service's own inline run, timed (imports and connecting excluded)."""
     from sqlalchemy import select, text
 
-    from services.identity.models import StaffAccount
+    from services.models import StaffAccount
     from services.scoring import service
     from services.scoring.repository import read_snapshot
     from services.scoring.schemas import RunCreate

@@ -9,7 +9,18 @@
    children with their output prefixed by their name; a child that dies is restarted after a
    growing back-off (1 s, 2 s, ... 30 s; back to 1 s once it has run for 30 s).
 4. SIGINT (Ctrl-C), SIGTERM or SIGHUP: the children get SIGTERM, stragglers SIGKILL after 10 s
-   (at once on a second Ctrl-C), then the embedded Redis and PostgreSQL are shut down; exit 0.
+   (at once on a second signal), then the embedded Redis and PostgreSQL are shut down; exit 0.
+   SIGINT and SIGTERM are handled even when inherited as ignored: a script's ``make run &`` (or
+   ``python -m cli run &``) starts its job with SIGINT ignored, yet ``kill -INT`` must stop it.
+   Only an ignored SIGHUP stays ignored, which is what ``nohup`` asks for.
+5. Under GNU make (``make run``: make forks this process directly, the recipe being one simple
+   command) the launcher also stops when make gets SIGINT, SIGTERM or SIGHUP on its own pid, or
+   dies. make forwards only SIGTERM to its children; on SIGINT or SIGHUP it just waits for them,
+   which would be forever. make's signal handler first resets its own disposition to the
+   default, so the launcher polls make's caught-signal mask (``/proc/<make>/status``, Linux) and
+   stops when one of those signals is no longer caught. A make that inherited SIGINT as ignored
+   (``make run &`` in a script) never sees a ``kill -INT <make pid>``: nothing can react to that;
+   send SIGTERM to make, or SIGINT to the launcher or to the process group.
 """
 
 from __future__ import annotations
@@ -51,6 +62,8 @@ HEALTHY_RUN = 30.0  # a child that ran this long is restarted with the initial b
 READY_TIMEOUT = 60.0
 CREDENTIAL_PREFIXES = ("Admin login:", "API key:")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+MAKE_NAMES = frozenset({"make", "gmake"})
+PARENT_POLL = 0.1  # how often the launcher looks at a parent make (seconds)
 
 DATABASE_URL, REDIS_URL = SERVICE_ENV_VARS
 
@@ -94,6 +107,7 @@ class Launcher:
         # take locks the interrupted main thread may hold (nor write to stdout).
         self._stopping = False
         self._hurry = False
+        self._signals_received = 0
         self._stop_reason: str | None = None
         self._write_lock = threading.Lock()
         self._name_width = max(len(name) for name in (*HTTP_APPS, *WORKERS))
@@ -132,8 +146,22 @@ class Launcher:
             self._stop_reason = reason
             self._stopping = True
 
+    def _stop_once(self, reason: str) -> None:
+        """Start stopping unless already stopping (never the hurry of a second request)."""
+        if not self._stopping:
+            self._stop_reason = reason
+            self._stopping = True
+
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.request_stop(f"{signal.Signals(signum).name} received")
+        # The first signal only starts the stop, even if one is under way already: a parent make
+        # that got SIGTERM is noticed by the make watch *and* forwards the SIGTERM to us, and a
+        # Ctrl-C reaches make and us at once. A second signal SIGKILLs the children.
+        self._signals_received += 1
+        reason = f"{signal.Signals(signum).name} received"
+        if self._signals_received == 1:
+            self._stop_once(reason)
+        else:
+            self.request_stop(reason)
 
     def _pause(self, seconds: float) -> bool:
         """Sleep up to `seconds` (a signal cuts it short by at most 50 ms); True if stopping."""
@@ -152,16 +180,46 @@ class Launcher:
             return {}
         previous: dict[signal.Signals, Any] = {}
         for sig in _SIGNALS:
-            # Like Python itself, keep ignoring what we were told to ignore (nohup, `cmd &`).
-            if sig != signal.SIGTERM and signal.getsignal(sig) == signal.SIG_IGN:
+            # A non-interactive shell starts `cmd &` with SIGINT ignored: handle it all the same,
+            # so that `kill -INT` stops a background launcher. An ignored SIGHUP is nohup's
+            # deliberate request to survive the terminal's hang-up: keep that one.
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
                 continue
             previous[sig] = signal.signal(sig, self._on_signal)
         return previous
+
+    def _watch_parent_make(self) -> None:
+        """Under GNU make, stop when make is signalled or dies (see the module docstring, 5.)."""
+        parent = os.getppid()
+        if _process_name(parent) not in MAKE_NAMES:
+            return
+        caught = _caught_signals(parent)
+        if caught is None:
+            return
+        # Only what make catches: a signal it ignores never reaches its handler, and a
+        # disposition that is already the default cannot change to tell us anything.
+        watched = [sig for sig in _SIGNALS if caught & _signal_bit(sig)]
+        thread = threading.Thread(target=self._follow_make, args=(parent, watched), name="make-watch", daemon=True)
+        thread.start()
+
+    def _follow_make(self, make_pid: int, watched: list[signal.Signals]) -> None:
+        while not self._stopping:
+            time.sleep(PARENT_POLL)
+            caught = _caught_signals(make_pid) if os.getppid() == make_pid else None
+            if caught is None:
+                self._stop_once(f"make (pid {make_pid}) is gone")
+                return
+            for sig in watched:
+                if not caught & _signal_bit(sig):
+                    self._stop_once(f"make (pid {make_pid}) received {sig.name}")
+                    return
 
     # -- the whole run -----------------------------------------------------------------------
 
     def run(self) -> int:
         previous = self._install_signal_handlers()
+        if previous:  # main thread: a real launch, not a test driving it from a thread
+            self._watch_parent_make()
         try:
             return self._run()
         finally:
@@ -436,6 +494,31 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(sig)
+
+
+def _signal_bit(sig: signal.Signals) -> int:
+    """The bit of `sig` in the signal masks of ``/proc/<pid>/status``."""
+    return 1 << (int(sig) - 1)
+
+
+def _caught_signals(pid: int) -> int | None:
+    """The mask of signals `pid` has a handler for (``SigCgt``), or None if unreadable or gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return int(line.split(":", 1)[1].strip(), 16)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _process_name(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
+            return comm.read().strip()
+    except OSError:
+        return None
 
 
 def redact_url(url: str) -> str:

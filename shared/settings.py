@@ -1,5 +1,7 @@
 """Process settings, read from the environment (and an optional `.env`)."""
 
+import base64
+import binascii
 from functools import lru_cache
 
 from pydantic import Field, SecretStr, field_validator
@@ -10,6 +12,7 @@ DEV_SECRET = "minqing-dev-secret-change-me-0123456789abcdef"
 DEV_PII_KEYS = "1:bWlucWluZy1kZXYtcGlpLWtleS0wMTIzNDU2Nzg5YWI="
 DEV_PII_HASH_KEY = "minqing-dev-pii-hash-key"
 MIN_SECRET_LENGTH = 32
+ENVIRONMENTS = ("dev", "test", "production")
 
 
 class Settings(BaseSettings):
@@ -53,6 +56,15 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     cors_origins: list[str] = []
 
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        # A misspelt ENV (`prod`, `Production `) must not quietly run production on development keys.
+        normalised = value.strip().lower()
+        if normalised not in ENVIRONMENTS:
+            raise ValueError(f"ENV must be one of {', '.join(ENVIRONMENTS)}")
+        return normalised
+
     @field_validator("database_url", "scoring_database_url")
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
@@ -76,10 +88,29 @@ class Settings(BaseSettings):
             raise RuntimeError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
         if "*" in self.cors_origins:
             raise RuntimeError("CORS_ORIGINS must list the allowed origins; '*' is refused in production")
-        if self.pii_keys.get_secret_value() == DEV_PII_KEYS or self.pii_hash_key.get_secret_value() == DEV_PII_HASH_KEY:
+        # Not only the default itself: the development key anywhere in a rotation list, or the
+        # defaults with stray spaces, would still encrypt or hash real citizens' data with keys
+        # published in this repository.
+        hash_key = self.pii_hash_key.get_secret_value().strip()
+        if not hash_key or hash_key == DEV_PII_HASH_KEY:
             raise RuntimeError("PII_KEYS and PII_HASH_KEY must be set in production")
+        keys = [_key_material(part) for part in self.pii_keys.get_secret_value().split(",") if part.strip()]
+        if not keys or _key_material(DEV_PII_KEYS) in keys:
+            raise RuntimeError("PII_KEYS and PII_HASH_KEY must be set in production (without the development key)")
+
+
+def _key_material(entry: str) -> bytes:
+    """The key bytes of one `id:base64` PII key entry (the text itself when it is not base64)."""
+    material = entry.strip().partition(":")[2].strip()
+    try:
+        return base64.b64decode(material, validate=True)
+    except (binascii.Error, ValueError):
+        return material.encode()
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings, checked: every process (apps, workers, CLI) refuses development keys in production."""
+    settings = Settings()
+    settings.check_production()
+    return settings

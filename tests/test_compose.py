@@ -21,11 +21,13 @@ from cli.processes import (
     process_commands,
 )
 from cli.run import Launcher
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "python"
 APP_PROCESSES = set(process_commands(PYTHON, "0.0.0.0", {}))
 BUILT_SERVICES = {*APP_PROCESSES, "migrate"}
+PRODUCTION_SECRETS = ("SECRET_KEY", "PII_KEYS", "PII_HASH_KEY")
 
 
 @pytest.fixture(scope="session")
@@ -132,9 +134,30 @@ def test_compose_sets_the_env_vars_the_launcher_sets(services: dict[str, dict[st
 
     for name in BUILT_SERVICES:
         env = _environment(services[name])
-        assert set(env) == set(SERVICE_ENV_VARS), name
+        assert set(env) == {*SERVICE_ENV_VARS, "ENV", *PRODUCTION_SECRETS}, name
         assert env["DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@postgres:5432/minqing"
         assert env["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_compose_runs_in_production_and_requires_its_own_keys(services: dict[str, dict[str, Any]]) -> None:
+    # What check_production refuses to take from the development defaults (shared/settings.py).
+    defaults = Settings.model_fields
+    assert {name.lower() for name in PRODUCTION_SECRETS} <= set(defaults)
+    for name in BUILT_SERVICES:
+        env = _environment(services[name])
+        assert env["ENV"] == "production", name
+        for variable in PRODUCTION_SECRETS:
+            # `${VAR:?message}`: compose refuses to start when VAR is unset or empty; no default.
+            assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), (name, env[variable])
+
+
+def test_production_compose_loads_no_demo_data_and_says_how_to_create_the_first_admin(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name, service in services.items():
+        assert "load-demo" not in " ".join(service.get("command") or []), name
+    assert "python -m cli create-admin" in text
 
 
 def test_dockerfile_installs_the_project_from_a_slim_python_as_a_non_root_user() -> None:

@@ -46,9 +46,9 @@ def domain_edges() -> dict[str, set[str]]:
         for path in package.rglob("*.py"):
             for name in _imports(path):
                 parts = name.split(".")
-                if parts[0] == "services" and len(parts) > 1 and parts[1] != package.name:
-                    if (ROOT / "services" / parts[1] / "__init__.py").exists():
-                        targets.add(parts[1])
+                in_services = parts[0] == "services" and len(parts) > 1 and parts[1] != package.name
+                if in_services and (ROOT / "services" / parts[1] / "__init__.py").exists():
+                    targets.add(parts[1])
         edges[package.name] = targets
     return edges
 
@@ -73,7 +73,5 @@ def test_shared_imports_no_domain_and_domains_import_no_app_or_framework():
     for path in (ROOT / "shared").rglob("*.py"):
         wrong += [f"{path.relative_to(ROOT)}: {n}" for n in _imports(path) if n.split(".")[0] in ("services", *APPS)]
     for path in (ROOT / "services").rglob("*.py"):
-        wrong += [
-            f"{path.relative_to(ROOT)}: {n}" for n in _imports(path) if n.split(".")[0] in (*APPS, *FRAMEWORKS)
-        ]
+        wrong += [f"{path.relative_to(ROOT)}: {n}" for n in _imports(path) if n.split(".")[0] in (*APPS, *FRAMEWORKS)]
     assert wrong == []
