@@ -20,7 +20,9 @@ from intake_api.routers import (
 )
 from services.sla.calendar_admin import coverage_warnings
 from shared.db import unit_of_work
-from shared.web import add_readiness_warning, create_base_app, register_error_renderer
+from shared.web.app import create_base_app
+from shared.web.errors import register_error_renderer
+from shared.web.health import add_readiness_warning
 
 DESCRIPTION = """
 Minqing (民情) intake API: receives the public's requests from every channel and manages the

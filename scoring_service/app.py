@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from intake_api.routers.auth import login
 from scoring_service.routers import appeals, public, rankings, runs, schemes, scores
 from services.identity.schemas import TokenOut
-from shared.web import create_base_app
+from shared.web.app import create_base_app
 
 DESCRIPTION = """
 Minqing (民情) scoring service: the three rates, satisfaction index, cadre evaluation, rankings

@@ -10,7 +10,7 @@ from intake_api.deps import AdminPrincipal
 from services.sla import calendar_admin
 from shared.deps import SessionDep
 from shared.schemas import IsoDate, SafeText, StrictInput
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/admin/calendar", tags=["admin: configuration"])
 Day = Annotated[IsoDate, Path(description="The date, YYYY-MM-DD", examples=["2027-01-01"])]

@@ -17,7 +17,7 @@ from services.routing.schemas import RuleCreate, RuleOut
 from services.sla import policy_admin
 from services.sla.schemas import SlaPolicyCreate, SlaPolicyOut, SlaPolicyUpdate
 from shared.deps import IfMatch, SessionDep
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: configuration"])
 Id = Annotated[int, Path(ge=1, le=2**62)]
@@ -92,7 +92,9 @@ async def update_sla_policy(
     session: SessionDep, principal: AdminPrincipal, policy_id: Id, body: SlaPolicyUpdate, if_match: IfMatch
 ) -> SlaPolicyOut:
     """Change an SLA policy's deadlines."""
-    return SlaPolicyOut.model_validate(await policy_admin.update_sla_policy(session, principal, policy_id, body, if_match))
+    return SlaPolicyOut.model_validate(
+        await policy_admin.update_sla_policy(session, principal, policy_id, body, if_match)
+    )
 
 
 @router.delete("/sla-policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE)

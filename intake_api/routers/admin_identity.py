@@ -11,7 +11,7 @@ from shared.auth import StaffRole
 from shared.deps import IfMatch, SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: access"])
 Id = Annotated[int, Path(ge=1, le=2**62)]

@@ -8,7 +8,7 @@ from intake_api.deps import AdminPrincipal
 from services.routing import leaders
 from services.routing.leaders import LeaderLinkCreate, LeaderLinkOut
 from shared.deps import SessionDep
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/admin/leader-links", tags=["admin: organisation"])
 

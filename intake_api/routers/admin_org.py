@@ -27,7 +27,7 @@ from services.org.schemas import (
 from shared.deps import IfMatch, SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: organisation"])
 UnitCode = Annotated[str, Path(max_length=32, description="Org unit code", examples=["330203001"])]

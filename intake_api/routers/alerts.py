@@ -11,7 +11,7 @@ from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
 from shared.schemas import CITY_TIME_NOTE, CityDateTime
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 

@@ -15,7 +15,7 @@ from shared.errors import NotAuthenticated
 from shared.queue import get_queue
 from shared.ratelimit import TooManyRequests, count
 from shared.settings import get_settings
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 

@@ -8,7 +8,7 @@ from intake_api.deps import CurrentPrincipal, StaffPrincipal
 from services.org import service
 from services.org.schemas import CategoryOut, OrgUnitOut
 from shared.deps import SessionDep
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 

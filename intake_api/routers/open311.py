@@ -25,7 +25,7 @@ from services.open311.schemas import (
 )
 from shared.deps import SessionDep
 from shared.errors import InvalidInput, field_error
-from shared.web import ErrorAnswer
+from shared.web.errors import ErrorAnswer
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 

@@ -12,7 +12,7 @@ from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
 from shared.schemas import CITY_TIME_NOTE, CityDateTime
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["requests"])
 RequestId = Annotated[int, Path(ge=1, le=2**62, description="The request id")]

@@ -11,7 +11,7 @@ from services.intake.schemas import TrackOut
 from shared.deps import SessionDep
 from shared.ratelimit import hit
 from shared.settings import get_settings
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/track", tags=["citizen tracking"])
 TrackingNo = Annotated[str, Path(min_length=1, max_length=40, examples=["261126482177353"])]

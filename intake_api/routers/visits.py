@@ -6,7 +6,7 @@ from intake_api.deps import CurrentPrincipal
 from services.intake import service
 from services.intake.schemas import AssessmentCreate, AssessmentOut, VisitCreate, VisitOut
 from shared.deps import SessionDep
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["visits and assessments"])
 

@@ -10,7 +10,7 @@ from services.webhooks.schemas import DeliveryOut, DeliveryState, WebhookCreate,
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Id = Annotated[int, Path(ge=1, le=2**62, description="The subscription's id")]

@@ -29,7 +29,7 @@ from services.intake.schemas import RequestOut
 from shared.auth import Principal
 from shared.deps import IfMatch, SessionDep
 from shared.errors import Forbidden
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/requests", tags=["handling"])
 RequestId = Annotated[int, Path(ge=1, le=2**62)]

@@ -10,7 +10,7 @@ from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut
 from shared.deps import IfMatch, SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/scores/appeals", tags=["appeals"])
 AppealId = Annotated[int, Path(ge=1, le=2**63 - 1)]

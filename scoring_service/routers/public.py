@@ -12,7 +12,7 @@ from services.scoring.compute import UNIT_LEVELS
 from services.scoring.schemas import PublicLeaderContactsPage, PublicUnitsPage, UnitLevel
 from shared.deps import SessionDep
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/public", tags=["public disclosure (公示)"])
 CACHE_CONTROL = f"public, max-age={PUBLIC_TTL_SECONDS}"

@@ -9,7 +9,7 @@ from scoring_service.params import PeriodQuery, RunIdQuery
 from services.scoring import service
 from services.scoring.schemas import RankingLevel, RankingMetric, RankingOut
 from shared.deps import SessionDep
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["rankings"])
 

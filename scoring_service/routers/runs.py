@@ -11,7 +11,7 @@ from services.scoring.schemas import RunCreate, RunOut, VerifyOut
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/scores/runs", tags=["score runs"])
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -10,7 +10,7 @@ from services.scoring.schemas import SchemeCreate, SchemeOut
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
-from shared.web import problem_responses
+from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/admin/scoring-schemes", tags=["scoring schemes"])
 

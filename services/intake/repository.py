@@ -1,31 +1,129 @@
 """Every query of the intake domain."""
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, literal_column, null, or_, select, union_all
+from sqlalchemy import Column, Select, String, Table, cast, literal_column, null, or_, select, union_all
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.duplicates import NEARBY_METRES, NEARBY_WINDOW, SAME_PHONE_WINDOW, RequestFacts, bounding_box
-from services.models import Department, OrgUnit, Request, RequestEvent, StaffAccount, Team
+from services.models import Department, OrgUnit, OutboxEntry, Request, RequestEvent, StaffAccount, Team
 from services.models.intake import OPEN_STATUSES
 from shared.db import driver_connection
 
 # The intake hot path (every `POST /v1/requests`) speaks to asyncpg directly: SQLAlchemy's statement
 # machinery and the unit-of-work flush cost more CPU than all the rest of the request (bench/intake.py).
-# The SQL below names the columns of `models.Request`, `RequestEvent` and `OutboxEntry`.
+# Its SQL is generated once, here, from the table definitions, so a column added to a table cannot be
+# forgotten in one of the places that would otherwise spell it out.
 
 _STILL_OPEN = ", ".join(f"'{s}'" for s in (*OPEN_STATUSES, "duplicate"))
+_CANDIDATE_COLUMNS = tuple(
+    c.name
+    for c in (
+        Request.id,
+        Request.duplicate_of_id,
+        Request.tracking_no,
+        Request.received_at,
+        Request.category_code,
+        Request.lat,
+        Request.lon,
+        Request.org_unit_id,
+        Request.citizen_phone_hash,
+        Request.description,
+    )
+)
 _CANDIDATES_SQL = (
-    "SELECT n.new_id, c.* FROM (SELECT nextval('requests_id_seq') AS new_id) n LEFT JOIN LATERAL ("
-    " SELECT id, duplicate_of_id, tracking_no, received_at, category_code, lat, lon, org_unit_id,"
-    " citizen_phone_hash, description FROM requests"
+    f"SELECT n.new_id, c.* FROM (SELECT nextval('{Request.__tablename__}_id_seq') AS new_id) n LEFT JOIN LATERAL ("
+    f" SELECT {', '.join(_CANDIDATE_COLUMNS)} FROM {Request.__tablename__}"
     f" WHERE status IN ({_STILL_OPEN}) AND received_at <= $1 AND ({{}})"
     " ORDER BY received_at LIMIT 200) c ON true"
 )
+
+# Columns routing, handling and the clock fill later (and the row's own timestamps): a new request
+# leaves them to their defaults. Every other column of `requests` is written at intake.
+_REQUEST_FILLED_LATER = frozenset(
+    {
+        "sla_state",
+        "lead_team_id",
+        "lead_department_id",
+        "handler_id",
+        "co_department_ids",
+        "routing_no",
+        "return_count",
+        "reopen_count",
+        "resolution_no",
+        "accepted_at",
+        "resolved_at",
+        "closed_at",
+        "suspended_at",
+        "escalated_at",
+        "outcome",
+        "public_reply",
+        "close_reason",
+        "version",
+        "created_at",
+        "updated_at",
+    }
+)
+
+
+def _insert_columns(table: Table, *, defaults: Iterable[str], from_statement: Iterable[str] = ()) -> tuple[Column[Any], ...]:
+    """The columns of `table` an insert takes parameters for: all but those left to their `defaults`
+    (each must have one) and those the statement fills itself (`from_statement`)."""
+    defaults, from_statement = frozenset(defaults), frozenset(from_statement)
+    unknown = (defaults | from_statement) - set(table.c.keys())
+    if unknown:
+        raise AssertionError(f"{table.name} has no columns {sorted(unknown)}")
+    for column in table.c:
+        has_default = column.server_default is not None or column.nullable or column is table.autoincrement_column
+        if column.name in defaults and not has_default:
+            raise AssertionError(f"{table.name}.{column.name} is left out of the insert but has no default")
+    return tuple(c for c in table.c if c.name not in defaults | from_statement)
+
+
+_REQUEST_INSERT = _insert_columns(Request.__table__, defaults=_REQUEST_FILLED_LATER)
+_EVENT_INSERT = _insert_columns(RequestEvent.__table__, defaults=("id",), from_statement=("request_id",))
+_OUTBOX_INSERT = _insert_columns(
+    OutboxEntry.__table__, defaults=("id", "created_at", "processed_at"), from_statement=("request_id",)
+)
+REQUEST_COLUMNS = tuple(c.name for c in _REQUEST_INSERT)
+EVENT_COLUMNS = tuple(c.name for c in _EVENT_INSERT)
+OUTBOX_COLUMNS = tuple(c.name for c in _OUTBOX_INSERT)
+
+
+def _placeholders(columns: tuple[Column[Any], ...], first: int) -> str:
+    return ", ".join(f"${n}" for n in range(first, first + len(columns)))
+
+
+def _build_insert_sql() -> str:
+    """One statement, three rows: the request (skipped on a taken tracking number), its first event, its outbox entry."""
+    names = ", ".join
+    after_request = len(_REQUEST_INSERT) + 1
+    after_event = after_request + len(_EVENT_INSERT)
+    return (
+        f"WITH r AS (INSERT INTO {Request.__tablename__} ({names(REQUEST_COLUMNS)})"
+        f" VALUES ({_placeholders(_REQUEST_INSERT, 1)}) ON CONFLICT (tracking_no) DO NOTHING RETURNING id),"
+        f" e AS (INSERT INTO {RequestEvent.__tablename__} (request_id, {names(EVENT_COLUMNS)})"
+        f" SELECT r.id, {_placeholders(_EVENT_INSERT, after_request)} FROM r),"
+        f" o AS (INSERT INTO {OutboxEntry.__tablename__} (request_id, {names(OUTBOX_COLUMNS)})"
+        f" SELECT r.id, {_placeholders(_OUTBOX_INSERT, after_event)} FROM r)"
+        " SELECT count(*) FROM r"
+    )
+
+
+INSERT_REQUEST_SQL = _build_insert_sql()
+
+
+def _encoder(column: Column[Any]) -> Callable[[Any], Any] | None:
+    # asyncpg takes jsonb as text unless a codec is set up on every pooled connection.
+    return json.dumps if isinstance(column.type, JSONB) else None
+
+
+_ENCODERS = tuple(_encoder(c) for c in (*_REQUEST_INSERT, *_EVENT_INSERT, *_OUTBOX_INSERT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,91 +184,34 @@ async def new_request_id_and_candidates(
     return int(rows[0]["new_id"]), candidates
 
 
-_INSERT_REQUEST_SQL = """
-WITH r AS (
-    INSERT INTO requests (
-        id, tracking_no, channel, category_code, description, priority, status, lat, lon, source_lat, source_lon,
-        coord_system, address, org_unit_id, unit_path, citizen_name_enc, citizen_phone_enc, citizen_phone_hash,
-        anonymous, citizen_token_hash, media_urls, external_id, attributes, received_at, respond_by, resolve_by,
-        respond_warn_at, resolve_warn_at, sla_policy_id, duplicate_of_id, visit_id, created_by
-    ) VALUES (
-        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24, $25, $26, $27, $28, $29, $30, $31, $32
-    )
-    ON CONFLICT (tracking_no) DO NOTHING
-    RETURNING id
-), e AS (
-    INSERT INTO request_events (request_id, seq, kind, actor, from_status, to_status, note, public, data, occurred_at,
-                                prev_hash, hash)
-    SELECT r.id, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43 FROM r
-), o AS (
-    INSERT INTO outbox (topic, job_id, request_id, payload) SELECT $44, $45, r.id, $46 FROM r
-)
-SELECT count(*) FROM r
-"""
-
-_REQUEST_COLUMNS = (
-    "id",
-    "tracking_no",
-    "channel",
-    "category_code",
-    "description",
-    "priority",
-    "status",
-    "lat",
-    "lon",
-    "source_lat",
-    "source_lon",
-    "coord_system",
-    "address",
-    "org_unit_id",
-    "unit_path",
-    "citizen_name_enc",
-    "citizen_phone_enc",
-    "citizen_phone_hash",
-    "anonymous",
-    "citizen_token_hash",
-    "media_urls",
-    "external_id",
-    "attributes",
-    "received_at",
-    "respond_by",
-    "resolve_by",
-    "respond_warn_at",
-    "resolve_warn_at",
-    "sla_policy_id",
-    "duplicate_of_id",
-    "visit_id",
-    "created_by",
-)
-_EVENT_COLUMNS = (
-    "seq",
-    "kind",
-    "actor",
-    "from_status",
-    "to_status",
-    "note",
-    "public",
-    "data",
-    "occurred_at",
-    "prev_hash",
-    "hash",
-)
-
-
 async def insert_new_request(
-    session: AsyncSession, request: dict[str, Any], event: dict[str, Any], outbox: dict[str, Any]
+    session: AsyncSession,
+    request: dict[str, Any],
+    event: dict[str, Any],
+    outbox: dict[str, Any],
+    *,
+    join_transaction: bool,
 ) -> bool:
-    """Insert the request, its first event and its outbox entry in one statement (so atomic even
-    outside a transaction); False, and nothing written, when the tracking number is taken."""
+    """Insert the request, its first event and its outbox entry in one statement; False, and nothing
+    written, when the tracking number is taken.
+
+    `join_transaction=True`: the insert runs in the session's transaction (begun here if no statement has
+    begun it), so it commits or rolls back with the rest of the unit of work: for callers that write other
+    rows with the request (a visit, an Idempotency-Key's answer). `join_transaction=False` (the hot path,
+    which writes nothing else): when no statement has begun a transaction the insert commits on its own,
+    atomic because it is one statement, and the request costs no BEGIN and COMMIT round trips.
+    """
     conn = await driver_connection(session)
-    args = [request[c] for c in _REQUEST_COLUMNS]
-    args[_REQUEST_COLUMNS.index("attributes")] = json.dumps(request["attributes"])
-    event_args = [event[c] for c in _EVENT_COLUMNS]
-    event_args[_EVENT_COLUMNS.index("data")] = json.dumps(event["data"])
-    inserted = await conn.fetchval(
-        _INSERT_REQUEST_SQL, *args, *event_args, outbox["topic"], outbox["job_id"], json.dumps(outbox["payload"])
-    )
+    if join_transaction and not conn.is_in_transaction():
+        # Begin through SQLAlchemy, so the session's commit or rollback ends this transaction too.
+        await session.execute(select(literal_column("1")))
+    values = [
+        *(request[c] for c in REQUEST_COLUMNS),
+        *(event[c] for c in EVENT_COLUMNS),
+        *(outbox[c] for c in OUTBOX_COLUMNS),
+    ]
+    args = [v if encode is None else encode(v) for v, encode in zip(values, _ENCODERS, strict=True)]
+    inserted = await conn.fetchval(INSERT_REQUEST_SQL, *args)
     return bool(inserted)
 
 

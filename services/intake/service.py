@@ -91,7 +91,9 @@ async def create_request(
         previous = await idempotency.claim(session, owner, idempotency_key, idempotency.body_hash(raw_body))
         if previous is not None:
             return previous.status_code, previous.response
-    created = await _create(session, principal, data)
+    # With an Idempotency-Key the key's row and the request commit together; without one the hot path's
+    # insert is the only write and need not wait for (or pay for) a transaction.
+    created = await _create(session, principal, data, join_transaction=idempotency_key is not None)
     body = created.model_dump(mode="json")
     if idempotency_key is not None:
         await idempotency.record(session, owner, idempotency_key, 201, body, created.id)
@@ -149,7 +151,12 @@ def _priority(category: Category, requested: str | None) -> str:
 
 
 async def _create(
-    session: AsyncSession, principal: Principal, data: RequestCreate, *, visit_id: int | None = None
+    session: AsyncSession,
+    principal: Principal,
+    data: RequestCreate,
+    *,
+    join_transaction: bool,
+    visit_id: int | None = None,
 ) -> RequestCreated:
     category = await _active_category(session, data.category, data.channel)
     errors = check_attributes(category.attributes, data.attributes)
@@ -241,7 +248,9 @@ async def _create(
     while not inserted:
         # The unique tracking number decides: a clash (rare: 10^8 a day) just draws again.
         tracking_no = new_tracking_no(received_at.astimezone(SHANGHAI))
-        inserted = await repo.insert_new_request(session, {**row, "tracking_no": tracking_no}, event, outbox)
+        inserted = await repo.insert_new_request(
+            session, {**row, "tracking_no": tracking_no}, event, outbox, join_transaction=join_transaction
+        )
     enqueue_after_commit(session, ROUTE_TASK, request_id, 1, job_id=job_id)
     return RequestCreated(
         id=request_id,
@@ -544,7 +553,8 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitC
                 errors=[field_error(["requests", index, "channel"], "must be `visit`")],
             )
         try:
-            created.append(await _create(session, principal, item, visit_id=visit.id))
+            # The visit and all its requests commit together, or none of them.
+            created.append(await _create(session, principal, item, join_transaction=True, visit_id=visit.id))
         except InvalidInput as exc:
             # Say which of the visit's requests was wrong.
             exc.errors = [{**e, "loc": ["requests", index, *e["loc"]]} for e in exc.errors]

@@ -15,7 +15,7 @@ from routing_worker.jobs.route_jobs import relay_outbox
 from services.models import OutboxEntry, Request
 from shared.db import discard_pooled_connections
 from shared.settings import get_settings
-from shared.web import is_backend_unavailable
+from shared.web.unavailable import is_backend_unavailable
 from tests.factories import at_grid, make_handling_setup
 from tests.routing_worker.test_routing import drain
 
