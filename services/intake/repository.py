@@ -71,7 +71,9 @@ _REQUEST_FILLED_LATER = frozenset(
 )
 
 
-def _insert_columns(table: Table, *, defaults: Iterable[str], from_statement: Iterable[str] = ()) -> tuple[Column[Any], ...]:
+def _insert_columns(
+    table: Table, *, defaults: Iterable[str], from_statement: Iterable[str] = ()
+) -> tuple[Column[Any], ...]:
     """The columns of `table` an insert takes parameters for: all but those left to their `defaults`
     (each must have one) and those the statement fills itself (`from_statement`)."""
     defaults, from_statement = frozenset(defaults), frozenset(from_statement)
@@ -85,10 +87,16 @@ def _insert_columns(table: Table, *, defaults: Iterable[str], from_statement: It
     return tuple(c for c in table.c if c.name not in defaults | from_statement)
 
 
-_REQUEST_INSERT = _insert_columns(Request.__table__, defaults=_REQUEST_FILLED_LATER)
-_EVENT_INSERT = _insert_columns(RequestEvent.__table__, defaults=("id",), from_statement=("request_id",))
+def _table(model: type[Request | RequestEvent | OutboxEntry]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_REQUEST_INSERT = _insert_columns(_table(Request), defaults=_REQUEST_FILLED_LATER)
+_EVENT_INSERT = _insert_columns(_table(RequestEvent), defaults=("id",), from_statement=("request_id",))
 _OUTBOX_INSERT = _insert_columns(
-    OutboxEntry.__table__, defaults=("id", "created_at", "processed_at"), from_statement=("request_id",)
+    _table(OutboxEntry), defaults=("id", "created_at", "processed_at"), from_statement=("request_id",)
 )
 REQUEST_COLUMNS = tuple(c.name for c in _REQUEST_INSERT)
 EVENT_COLUMNS = tuple(c.name for c in _EVENT_INSERT)
