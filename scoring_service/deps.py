@@ -7,19 +7,18 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.service import resolve_principal
+from services.scoring import auth
 from services.scoring.repository import read_snapshot
 from shared.auth import Principal
 from shared.deps import principal_dependency, require_roles
 
 current_principal = principal_dependency(resolve_principal)
-STAFF_ROLES = ("admin", "dispatcher", "handler", "clerk", "supervisor", "auditor")
-
-StaffPrincipal = Annotated[Principal, Depends(require_roles(current_principal, *STAFF_ROLES))]
-AdminPrincipal = Annotated[Principal, Depends(require_roles(current_principal, "admin"))]
-# Starting and verifying runs: the evaluation office (supervisors), auditors for verification, admins.
-RunPrincipal = Annotated[Principal, Depends(require_roles(current_principal, "admin", "supervisor"))]
-VerifyPrincipal = Annotated[Principal, Depends(require_roles(current_principal, "admin", "supervisor", "auditor"))]
-DeciderPrincipal = Annotated[Principal, Depends(require_roles(current_principal, "admin", "supervisor"))]
+# The role sets are declared once, in `services/scoring/auth.py`.
+StaffPrincipal = Annotated[Principal, Depends(require_roles(current_principal, *sorted(auth.READERS)))]
+AdminPrincipal = Annotated[Principal, Depends(require_roles(current_principal, *sorted(auth.ADMINS)))]
+RunPrincipal = Annotated[Principal, Depends(require_roles(current_principal, *sorted(auth.RUNNERS)))]
+VerifyPrincipal = Annotated[Principal, Depends(require_roles(current_principal, *sorted(auth.VERIFIERS)))]
+DeciderPrincipal = Annotated[Principal, Depends(require_roles(current_principal, *sorted(auth.DECIDERS)))]
 
 
 async def snapshot_session() -> AsyncIterator[AsyncSession]:

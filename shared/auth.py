@@ -12,7 +12,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from shared.errors import Forbidden, NotAuthenticated
+from shared.errors import CityAdminOnly, NotAuthenticated
 
 StaffRole = Literal["admin", "dispatcher", "handler", "clerk", "supervisor", "auditor"]
 STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)  # one list of roles: the type
@@ -131,16 +131,24 @@ class Principal:
         return path.startswith(self.scope_path)
 
 
+def actor_of(principal: Principal) -> str:
+    """The principal as an actor, the way events and rows store who did something: `key:<id>` for an
+    integration, `staff:<id>` for staff (jobs act as `system:<what>`, the citizen as `citizen`)."""
+    return f"{'key' if principal.kind == 'integration' else 'staff'}:{principal.id}"
+
+
+def key_id_of(actor: str) -> int | None:
+    """The API key id of an integration's actor (`key:<id>`); None for any other actor."""
+    kind, _, raw = actor.partition(":")
+    return int(raw) if kind == "key" and raw.isdigit() else None
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """What the caller presented: a bearer token, an API key, or neither."""
 
     bearer: str | None
     api_key: str | None
-
-
-class CityAdminOnly(Forbidden):
-    title = "City administrators only"
 
 
 def require_city_admin(principal: Principal) -> None:

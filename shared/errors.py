@@ -8,7 +8,6 @@ class AppError(Exception):
 
     status: int = 400
     title: str = "Bad request"
-    type: str = "about:blank"
 
     def __init__(
         self,
@@ -21,19 +20,6 @@ class AppError(Exception):
         self.detail = detail or self.title
         self.errors = errors or []
         self.headers = headers or {}
-
-    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if instance:
-            body["instance"] = instance
-        if self.errors:
-            body["errors"] = self.errors
-        return body
 
 
 def field_error(loc: list[str | int] | str, msg: str, kind: str = "value_error") -> dict[str, Any]:
@@ -60,6 +46,12 @@ class Forbidden(AppError):
     title = "Forbidden"
 
 
+class CityAdminOnly(Forbidden):
+    """City-wide configuration (catalog, SLA, keys) is for admins scoped to the whole city."""
+
+    title = "City administrators only"
+
+
 class NotFound(AppError):
     status = 404
     title = "Not found"
@@ -70,17 +62,13 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class StaleVersion(Conflict):
+    """The object changed since the caller read it (optimistic locking)."""
+
+
 class PayloadTooLarge(AppError):
     status = 413
     title = "Payload too large"
-
-
-class ServiceUnavailable(AppError):
-    status = 503
-    title = "Service unavailable"
-
-    def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class PreconditionRequired(AppError):
@@ -88,9 +76,14 @@ class PreconditionRequired(AppError):
     title = "Precondition required"
 
 
+class TooManyRequests(AppError):
+    status = 429
+    title = "Too many requests"
+
+
 def check_version(current: int, expected: int | None) -> None:
     """Optimistic locking: the caller must name the version it read, and it must be current."""
     if expected is None:
         raise PreconditionRequired("Send the object's version (If-Match header or `version` field)")
     if expected != current:
-        raise Conflict(f"The object changed (version {current}, you sent {expected}); read it again")
+        raise StaleVersion(f"The object changed (version {current}, you sent {expected}); read it again")

@@ -5,7 +5,7 @@ import time
 
 from redis.exceptions import RedisError
 
-from shared.errors import AppError
+from shared.errors import TooManyRequests
 from shared.queue import redis_suspended, report_redis_error, script
 
 logger = logging.getLogger("minqing.ratelimit")
@@ -17,11 +17,6 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
-
-
-class TooManyRequests(AppError):
-    status = 429
-    title = "Too many requests"
 
 
 async def count(key: str, ttl_seconds: int) -> int:

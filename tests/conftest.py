@@ -110,6 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "engines: also run on the embedded PostgreSQL 18 and Redis 6.2 (MINQING_TEST_ENGINES=embedded)"
     )
+    config.addinivalue_line("markers", "pure: plain functions with no I/O: no database, no clean state")
     _configure_servers()
 
 
@@ -160,7 +161,7 @@ async def _recreate_database(url: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def migrated_database() -> Iterator[None]:
     """A new database, brought to head by the real migrations (which proves them too)."""
     from alembic import command
@@ -172,9 +173,23 @@ def migrated_database() -> Iterator[None]:
     yield
 
 
+def _pure(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("pure") is not None
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> None:
+    """The migrated database (made once per run, when the first test that is not `pure` needs it)."""
+    if not _pure(request):
+        request.getfixturevalue("migrated_database")
+
+
 @pytest.fixture(autouse=True)
-async def clean_state(migrated_database: None) -> AsyncIterator[None]:
-    """Every test starts on empty tables and an empty Redis database."""
+async def clean_state(request: pytest.FixtureRequest, database: None) -> AsyncIterator[None]:
+    """Every test starts on empty tables and an empty Redis database (a `pure` test touches neither)."""
+    if _pure(request):
+        yield
+        return
     from sqlalchemy import text
 
     from services.identity.service import forget_api_keys
@@ -223,3 +238,12 @@ async def scoring_client() -> AsyncIterator[Any]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://scoring.test") as client:
         yield client
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[Any]:
+    """The suite's one fake webhook receiver (tests/kit.py), started on a free port for one test."""
+    from tests.kit import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        yield receiver

@@ -9,11 +9,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from intake_api.deps import CurrentPrincipal
 from services.identity import service
+from services.identity.errors import LoginLocked
 from services.identity.schemas import MeOut, TokenOut
 from shared.deps import SessionDep
 from shared.errors import NotAuthenticated
 from shared.queue import get_queue
-from shared.ratelimit import TooManyRequests, count
+from shared.ratelimit import count
 from shared.settings import get_settings
 from shared.web.errors import problem_responses
 
@@ -38,7 +39,7 @@ async def _refuse_when_locked(keys: list[tuple[str, int]]) -> None:
     if any(int(count or 0) >= limit for count, (_, limit) in zip(counts, keys, strict=True)):
         window = get_settings().login_failure_window_seconds
         retry = window - int(time.time() % window)
-        raise TooManyRequests("Too many failed logins; retry later", headers={"Retry-After": str(retry)})
+        raise LoginLocked("Too many failed logins; retry later", headers={"Retry-After": str(retry)})
 
 
 async def _count_failure(keys: list[tuple[str, int]]) -> None:

@@ -2,8 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from intake_api.deps import CurrentPrincipal
 from services.intake import service
@@ -58,18 +57,25 @@ IdempotencyKeyHeader = Annotated[
 )
 async def create_request(
     request: Request,
+    response: Response,
     session: SessionDep,
     principal: CurrentPrincipal,
     body: RequestCreate,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
+) -> RequestCreated:
     """Receive a request from any channel (hotline, app, web, window, station, visit)."""
     # The raw body is compared only for Idempotency-Key repeats; don't parse it twice otherwise.
     raw: Any = await request.json() if idempotency_key is not None else None
-    status, answer = await service.create_request(
-        session, principal, body, idempotency_key=idempotency_key, raw_body=raw
-    )
-    return JSONResponse(answer, status_code=status, headers={"Location": answer["links"]["self"]})
+    result = await service.create_request(session, principal, body, idempotency_key=idempotency_key, raw_body=raw)
+    created = result.request
+    created.links = {
+        "self": request.app.url_path_for("get_request", request_id=str(created.id)),
+        "events": request.app.url_path_for("request_events", request_id=str(created.id)),
+        "track": request.app.url_path_for("track_request", tracking_no=created.tracking_no),
+    }
+    response.status_code = result.status_code
+    response.headers["Location"] = created.links["self"]
+    return created
 
 
 @router.get("/requests", response_model=Page[RequestOut], responses=problem_responses(401, 403, 404, 422))

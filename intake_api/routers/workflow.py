@@ -26,7 +26,7 @@ from services.handling.schemas import (
 from services.intake import service as intake
 from services.intake.errors import RequestNotFound
 from services.intake.schemas import RequestOut
-from shared.auth import Principal
+from shared.auth import Principal, actor_of
 from shared.deps import IfMatch, SessionDep
 from shared.errors import Forbidden
 from shared.web.errors import problem_responses
@@ -140,9 +140,9 @@ async def feedback(
     if principal.kind != "integration" or "feedback:create" not in principal.rights:
         raise Forbidden("Feedback is recorded by integrations with the feedback:create right, or by the citizen")
     request = await service.request_for_feedback(session, request_id)
-    owner = intake.owner_of(principal)
-    if request.created_by != owner:
+    actor = actor_of(principal)
+    if request.created_by != actor:
         # Integrations see only what they submitted (API1): another channel's request is as if absent.
         raise RequestNotFound(f"No request {request_id}")
-    status, reopened = await service.record_feedback(session, request, body, owner)
+    status, reopened = await service.record_feedback(session, request, body, actor)
     return FeedbackOut(request_id=request.id, resolution_no=request.resolution_no, status=status, reopened=reopened)

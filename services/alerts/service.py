@@ -187,7 +187,7 @@ async def scan(session: AsyncSession, now: datetime) -> list[HotspotAlert]:
         logger.info(
             "hot spot", extra={"community": c.community_code, "category": c.category_root, "count": c.count_24h}
         )
-        await emit(session, EVENT_TYPE, webhook_fields(alert, c), owner=None, occurred_at=alert.raised_at)
+        await emit(session, EVENT_TYPE, webhook_fields(alert, c), for_actor=None, occurred_at=alert.raised_at)
     return sorted(inserted, key=lambda a: a.id)
 
 

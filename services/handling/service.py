@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.handling import auth
+from services.handling.errors import AlreadyClassified, AlreadyEvaluated, NotYetResolved
 from services.handling.schemas import (
     AcceptIn,
     ClassifyIn,
@@ -20,9 +22,8 @@ from services.handling.schemas import (
     ReturnIn,
     SuspendIn,
 )
-from services.handling.workflow import DISPATCHER_ONLY, next_status
+from services.handling.workflow import next_status
 from services.intake.errors import RequestNotFound
-from services.intake.service import owner_of
 from services.lifecycle.changes import close_duplicates, record_change, schedule_routing
 from services.models import Assignment, Category, Department, Feedback, Member, OrgUnit, Request, SlaPolicy, Team
 from services.org import repository as org_repo
@@ -30,15 +31,11 @@ from services.routing.geodata import district_path
 from services.routing.service import end_active_assignment
 from services.sla import service as sla
 from services.sla.policy import BUILT_IN_GENERAL, PolicyTerms, deadlines, pick_policy, warning_time
-from shared.auth import Principal
-from shared.errors import Conflict, Forbidden, InvalidInput, field_error
+from shared.auth import Principal, actor_of
+from shared.errors import InvalidInput, StaleVersion, field_error
 from shared.schemas import local_iso
 
 MAX_RETURNS_BEFORE_DISPATCH = 1  # the second return goes to a dispatcher
-
-
-class AlreadyEvaluated(Conflict):
-    title = "Already evaluated"
 
 
 async def _is_member(session: AsyncSession, principal: Principal, request: Request) -> bool:
@@ -60,19 +57,10 @@ async def load_for_action(
     request = await session.get(Request, request_id, with_for_update=True, populate_existing=True)
     if request is None or not principal.is_staff:
         raise RequestNotFound(f"No request {request_id}")
-    is_dispatcher = principal.role == "dispatcher" and principal.covers(request.unit_path)
-    is_handler = principal.role == "handler" and (
-        request.handler_id == principal.id
-        or (request.handler_id is None and await _is_member(session, principal, request))
-    )
-    if not is_dispatcher and not is_handler:
-        if principal.covers(request.unit_path) or request.handler_id == principal.id:
-            raise Forbidden("Only the request's handler or a dispatcher in scope may do this")
-        raise RequestNotFound(f"No request {request_id}")
-    if action in DISPATCHER_ONLY and not is_dispatcher:
-        raise Forbidden(f"Only a dispatcher may {action}")
+    is_lead_member = auth.needs_membership_check(principal, request) and await _is_member(session, principal, request)
+    auth.check_may_act(principal, request, action, auth.standing(principal, request, is_lead_member=is_lead_member))
     if if_match is not None and if_match != request.version:
-        raise Conflict(f"The request changed (version {request.version}, you sent {if_match}); read it again")
+        raise StaleVersion(f"The request changed (version {request.version}, you sent {if_match}); read it again")
     return request
 
 
@@ -95,7 +83,7 @@ async def _terms(session: AsyncSession, request: Request) -> PolicyTerms:
 async def accept(session: AsyncSession, principal: Principal, request: Request, data: AcceptIn) -> None:
     to = next_status("accept", request.status)
     now = datetime.now(UTC)
-    if request.handler_id is None and principal.role == "handler":
+    if auth.claims_from_queue(principal, request):
         request.handler_id = principal.id  # claimed from the team or department queue
         await session.execute(
             update(Assignment)
@@ -109,7 +97,7 @@ async def accept(session: AsyncSession, principal: Principal, request: Request, 
         request.sla_state = "overdue"
     on_time = now <= request.respond_by
     await record_change(
-        session, request, "accepted", owner_of(principal), to_status=to, note=data.note, data={"on_time": on_time}
+        session, request, "accepted", actor_of(principal), to_status=to, note=data.note, data={"on_time": on_time}
     )
 
 
@@ -137,24 +125,24 @@ async def return_request(session: AsyncSession, principal: Principal, request: R
     if request.return_count > MAX_RETURNS_BEFORE_DISPATCH:
         request.unit_path = district_path(request.unit_path)
         await record_change(
-            session, request, "returned", owner_of(principal), to_status="needs_dispatch", note=data.note, data=data_out
+            session, request, "returned", actor_of(principal), to_status="needs_dispatch", note=data.note, data=data_out
         )
         return
     await record_change(
-        session, request, "returned", owner_of(principal), to_status="received", note=data.note, data=data_out
+        session, request, "returned", actor_of(principal), to_status="received", note=data.note, data=data_out
     )
     schedule_routing(session, request)
 
 
 async def add_note(session: AsyncSession, principal: Principal, request: Request, data: NoteIn) -> None:
     next_status("note", request.status)
-    await record_change(session, request, "note", owner_of(principal), note=data.text, public=data.public)
+    await record_change(session, request, "note", actor_of(principal), note=data.text, public=data.public)
 
 
 async def suspend(session: AsyncSession, principal: Principal, request: Request, data: SuspendIn) -> None:
     to = next_status("suspend", request.status)
     request.suspended_at = datetime.now(UTC)
-    await record_change(session, request, "suspended", owner_of(principal), to_status=to, note=data.reason, public=True)
+    await record_change(session, request, "suspended", actor_of(principal), to_status=to, note=data.reason, public=True)
 
 
 async def resume(session: AsyncSession, principal: Principal, request: Request, data: ResumeIn) -> None:
@@ -172,7 +160,7 @@ async def resume(session: AsyncSession, principal: Principal, request: Request, 
         session,
         request,
         "resumed",
-        owner_of(principal),
+        actor_of(principal),
         to_status=to,
         note=data.note,
         data={"resolve_by_before": local_iso(old), "resolve_by": local_iso(request.resolve_by)},
@@ -190,7 +178,7 @@ async def resolve(session: AsyncSession, principal: Principal, request: Request,
         session,
         request,
         "resolved",
-        owner_of(principal),
+        actor_of(principal),
         to_status=to,
         note=data.reply,
         public=True,
@@ -241,7 +229,7 @@ async def reassign(session: AsyncSession, principal: Principal, request: Request
             department_id=department_id,
             handler_id=handler_id,
             unit_id=request.org_unit_id,
-            reason={"by": owner_of(principal), "reassigned": True},
+            reason={"by": actor_of(principal), "reassigned": True},
         )
     )
     request.handler_id, request.lead_team_id, request.lead_department_id = handler_id, team_id, department_id
@@ -251,7 +239,7 @@ async def reassign(session: AsyncSession, principal: Principal, request: Request
         session,
         request,
         "reassigned",
-        owner_of(principal),
+        actor_of(principal),
         to_status=to,
         note=data.note,
         data={"handler_id": handler_id, "team_id": team_id, "department_id": department_id},
@@ -263,7 +251,7 @@ async def escalate(session: AsyncSession, principal: Principal, request: Request
     request.escalated_at = datetime.now(UTC)
     parent = _parent_path(request.unit_path)
     await record_change(
-        session, request, "escalated", owner_of(principal), note=data.note, data={"to_unit_path": parent}
+        session, request, "escalated", actor_of(principal), note=data.note, data={"to_unit_path": parent}
     )
 
 
@@ -286,14 +274,14 @@ async def joint(session: AsyncSession, principal: Principal, request: Request, d
     ]
     request.co_department_ids = [*request.co_department_ids, *added]
     await record_change(
-        session, request, "joint", owner_of(principal), data={"co_department_ids": request.co_department_ids}
+        session, request, "joint", actor_of(principal), data={"co_department_ids": request.co_department_ids}
     )
 
 
 async def classify(session: AsyncSession, principal: Principal, request: Request, data: ClassifyIn) -> None:
     """A dispatcher classifies an `unknown` request; its deadlines follow the new category, and it re-routes."""
     if request.category_code != "unknown":
-        raise Conflict("Only unclassified (`unknown`) requests are classified")
+        raise AlreadyClassified("Only unclassified (`unknown`) requests are classified")
     to = next_status("classify", request.status)
     category = await session.scalar(select(Category).where(Category.code == data.category, Category.active.is_(True)))
     if category is None or category.code == "unknown":
@@ -307,7 +295,7 @@ async def classify(session: AsyncSession, principal: Principal, request: Request
     request.respond_by, request.resolve_by = due.respond_by, due.resolve_by
     request.respond_warn_at, request.resolve_warn_at = due.respond_warn_at, due.resolve_warn_at
     await record_change(
-        session, request, "classified", owner_of(principal), to_status=to, data={"category": category.code}
+        session, request, "classified", actor_of(principal), to_status=to, data={"category": category.code}
     )
     schedule_routing(session, request)
 
@@ -315,11 +303,11 @@ async def classify(session: AsyncSession, principal: Principal, request: Request
 # ---- feedback ---------------------------------------------------------------------------------
 
 
-async def record_feedback(session: AsyncSession, request: Request, data: FeedbackIn, source: str) -> tuple[str, bool]:
+async def record_feedback(session: AsyncSession, request: Request, data: FeedbackIn, actor: str) -> tuple[str, bool]:
     """One evaluation per resolution. A negative one reopens to the same handler once (重办); a second
     negative one closes the request against the unit. Answers (new status, reopened)."""
     if request.status != "resolved":
-        raise Conflict(f"Only a resolved request can be evaluated (it is {request.status})")
+        raise NotYetResolved(f"Only a resolved request can be evaluated (it is {request.status})")
     exists = await session.scalar(
         select(Feedback.id).where(Feedback.request_id == request.id, Feedback.resolution_no == request.resolution_no)
     )
@@ -332,7 +320,7 @@ async def record_feedback(session: AsyncSession, request: Request, data: Feedbac
             resolved=data.resolved,
             satisfaction=data.satisfaction,
             comment=data.comment,
-            source=source,
+            source=actor,
             team_id=request.lead_team_id,
             department_id=request.lead_department_id,
             handler_id=request.handler_id,
@@ -345,16 +333,16 @@ async def record_feedback(session: AsyncSession, request: Request, data: Feedbac
         "resolution_no": request.resolution_no,
     }
     if negative and request.reopen_count == 0:
-        await _reopen(session, request, source, detail)
+        await _reopen(session, request, actor, detail)
         return request.status, True
     request.closed_at = datetime.now(UTC)
     request.close_reason = "unsatisfied" if negative else "satisfied"
-    await record_change(session, request, "closed", source, to_status="closed", data=detail)
+    await record_change(session, request, "closed", actor, to_status="closed", data=detail)
     await close_duplicates(session, request)
     return request.status, False
 
 
-async def _reopen(session: AsyncSession, request: Request, source: str, detail: dict[str, Any]) -> None:
+async def _reopen(session: AsyncSession, request: Request, actor: str, detail: dict[str, Any]) -> None:
     now = datetime.now(UTC)
     terms = await _terms(session, request)
     due = deadlines(await sla.calendar(session), terms, now)
@@ -363,7 +351,7 @@ async def _reopen(session: AsyncSession, request: Request, source: str, detail: 
     request.respond_warn_at, request.resolve_warn_at = due.respond_warn_at, due.resolve_warn_at
     request.sla_state = "ok"
     request.accepted_at = request.resolved_at = None
-    await record_change(session, request, "reopened", source, to_status="assigned", data=detail)
+    await record_change(session, request, "reopened", actor, to_status="assigned", data=detail)
 
 
 async def request_for_feedback(session: AsyncSession, request_id: int) -> Request:

@@ -1,6 +1,6 @@
 """The handler workflow as a table: which action is allowed from which status, and where it leads."""
 
-from shared.errors import Conflict
+from services.handling.errors import IllegalTransition
 
 # action -> {from status: to status}; `None` as the target keeps the status.
 TRANSITIONS: dict[str, dict[str, str | None]] = {
@@ -16,10 +16,6 @@ TRANSITIONS: dict[str, dict[str, str | None]] = {
     "classify": {"needs_dispatch": "received"},
 }
 DISPATCHER_ONLY = frozenset({"reassign", "joint", "classify"})
-
-
-class IllegalTransition(Conflict):
-    title = "Illegal transition"
 
 
 def next_status(action: str, status: str) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identity.errors import ApiKeyNotFound, StaffNotFound
 from services.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, StaffCreate, StaffOut, StaffUpdate
 from services.models import ApiKey, OrgUnit, StaffAccount
 from services.org import repository as org_repo
@@ -26,20 +27,12 @@ from shared.auth import (
     require_city_admin,
     verify_password,
 )
-from shared.errors import NotAuthenticated, NotFound, check_version, field_error
+from shared.errors import NotAuthenticated, check_version, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
 from shared.settings import get_settings
 
 # last_used_at is a hint for operators, not an audit trail: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
-
-
-class StaffNotFound(NotFound):
-    title = "Staff account not found"
-
-
-class ApiKeyNotFound(NotFound):
-    title = "API key not found"
 
 
 async def authenticate(session: AsyncSession, username: str, password: str) -> StaffAccount:

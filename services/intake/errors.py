@@ -1,6 +1,6 @@
 """Errors of the intake domain."""
 
-from shared.errors import Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 
 
 class RequestNotFound(NotFound):
@@ -9,3 +9,11 @@ class RequestNotFound(NotFound):
 
 class ChannelNotAllowed(Forbidden):
     title = "Channel not allowed"
+
+
+class IdempotencyConflict(Conflict):
+    title = "Idempotency key reused"
+
+
+class AlreadyAssessed(Conflict):
+    """One assessment per assessor, unit, period and source."""

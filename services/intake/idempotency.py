@@ -9,14 +9,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake.errors import IdempotencyConflict
 from services.models import IdempotencyKey
-from shared.errors import Conflict
 
 KEEP = timedelta(hours=24)
-
-
-class IdempotencyConflict(Conflict):
-    title = "Idempotency key reused"
 
 
 def body_hash(body: Any) -> str:
@@ -24,7 +20,7 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def claim(session: AsyncSession, owner: str, key: str, digest: str) -> IdempotencyKey | None:
+async def claim(session: AsyncSession, actor: str, key: str, digest: str) -> IdempotencyKey | None:
     """Claim the key for this unit of work, or return the finished answer of an earlier call.
 
     A concurrent call with the same key waits on the unique index until the first commits (then it
@@ -33,7 +29,7 @@ async def claim(session: AsyncSession, owner: str, key: str, digest: str) -> Ide
     for _ in range(2):
         claimed = await session.scalar(
             insert(IdempotencyKey)
-            .values(owner=owner, key=key, body_hash=digest, status_code=0, response={})
+            .values(owner=actor, key=key, body_hash=digest, status_code=0, response={})
             .on_conflict_do_nothing()
             .returning(IdempotencyKey.owner)
         )
@@ -41,14 +37,14 @@ async def claim(session: AsyncSession, owner: str, key: str, digest: str) -> Ide
             return None
         existing = await session.scalar(
             select(IdempotencyKey)
-            .where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
+            .where(IdempotencyKey.owner == actor, IdempotencyKey.key == key)
             .execution_options(populate_existing=True)
         )
         if existing is None:
             continue  # the holder rolled back between our insert and read: claim again
         if existing.created_at < datetime.now(UTC) - KEEP:
             await session.execute(
-                delete(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
+                delete(IdempotencyKey).where(IdempotencyKey.owner == actor, IdempotencyKey.key == key)
             )
             continue
         if existing.body_hash != digest:
@@ -58,10 +54,10 @@ async def claim(session: AsyncSession, owner: str, key: str, digest: str) -> Ide
 
 
 async def record(
-    session: AsyncSession, owner: str, key: str, status_code: int, response: dict[str, Any], request_id: int | None
+    session: AsyncSession, actor: str, key: str, status_code: int, response: dict[str, Any], request_id: int | None
 ) -> None:
     await session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
+        .where(IdempotencyKey.owner == actor, IdempotencyKey.key == key)
         .values(status_code=status_code, response=response, request_id=request_id)
     )

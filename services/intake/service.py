@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import idempotency
+from services.intake import auth, idempotency
 from services.intake import repository as repo
 from services.intake.attributes import check_attributes
+from services.intake.auth import may_reveal_pii
 from services.intake.coords import to_wgs84
 from services.intake.duplicates import RequestFacts, first_duplicate
-from services.intake.errors import ChannelNotAllowed, RequestNotFound
+from services.intake.errors import AlreadyAssessed, RequestNotFound
 from services.intake.phones import last4, mask_name, mask_phone
 from services.intake.schemas import (
     AssessmentCreate,
@@ -47,29 +48,22 @@ from services.org import repository as org_repo
 from services.sla import service as sla
 from services.sla.calendar import SHANGHAI
 from services.sla.policy import deadlines, pick_policy
-from shared.auth import Principal
+from shared.auth import Principal, actor_of
 from shared.crypto import field_cipher, keyed_hash
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from shared.errors import Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
 from shared.queue import enqueue_after_commit
 
-CREATOR_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler"})
-READER_ROLES = frozenset({"admin", "dispatcher", "clerk", "handler", "supervisor", "auditor"})
+__all__ = ["may_reveal_pii"]  # who-may-what lives in `auth.py`; this one is read from here too
 
 
-def owner_of(principal: Principal) -> str:
-    """Who created something, as stored: `key:<id>` for integrations, `staff:<id>` for staff."""
-    return f"{'key' if principal.kind == 'integration' else 'staff'}:{principal.id}"
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    """What `create_request` answers: the created request, and whether it is the replay of a first answer."""
 
-
-def _check_can_create(principal: Principal, channel: str) -> None:
-    if principal.kind == "integration":
-        if "requests:create" not in principal.rights:
-            raise Forbidden("This API key may not create requests")
-        if channel not in principal.channels:
-            raise ChannelNotAllowed(f"This API key may not submit requests on the {channel!r} channel")
-    elif principal.role not in CREATOR_ROLES:
-        raise Forbidden(f"The {principal.role} role may not create requests")
+    request: RequestCreated
+    status_code: int = 201  # a replay answers the first call's status
+    replayed: bool = False
 
 
 async def create_request(
@@ -79,25 +73,25 @@ async def create_request(
     *,
     idempotency_key: str | None,
     raw_body: Any,
-) -> tuple[int, dict[str, Any]]:
+) -> CreateResult:
     """Create a request (request row, first event and outbox entry in this unit of work).
 
-    Answers (status, body). With an Idempotency-Key, a repeat of the same body gets the first
-    answer again, and the same key with another body is a 409.
+    With an Idempotency-Key, a repeat of the same body gets the first answer again, and the same
+    key with another body is a 409.
     """
-    _check_can_create(principal, data.channel)
-    owner = owner_of(principal)
+    auth.check_can_create(principal, data.channel)
+    actor = actor_of(principal)
     if idempotency_key is not None:
-        previous = await idempotency.claim(session, owner, idempotency_key, idempotency.body_hash(raw_body))
+        previous = await idempotency.claim(session, actor, idempotency_key, idempotency.body_hash(raw_body))
         if previous is not None:
-            return previous.status_code, previous.response
+            replay = RequestCreated.model_validate(previous.response)
+            return CreateResult(replay, status_code=previous.status_code, replayed=True)
     # With an Idempotency-Key the key's row and the request commit together; without one the hot path's
     # insert is the only write and need not wait for (or pay for) a transaction.
     created = await _create(session, principal, data, join_transaction=idempotency_key is not None)
-    body = created.model_dump(mode="json")
     if idempotency_key is not None:
-        await idempotency.record(session, owner, idempotency_key, 201, body, created.id)
-    return 201, body
+        await idempotency.record(session, actor, idempotency_key, 201, created.model_dump(mode="json"), created.id)
+    return CreateResult(created)
 
 
 @dataclass(slots=True)
@@ -193,7 +187,7 @@ async def _create(
 
     token = new_citizen_token()
     status = "duplicate" if duplicate_of is not None else "received"
-    actor = owner_of(principal)
+    actor = actor_of(principal)
     row: dict[str, Any] = {
         "id": request_id,
         "channel": data.channel,
@@ -277,28 +271,11 @@ def _links(request_id: int, tracking_no: str) -> dict[str, str]:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def _can_see(principal: Principal, request: Request) -> bool:
-    if principal.kind == "integration":
-        return "requests:read" in principal.rights and request.created_by == owner_of(principal)
-    if principal.role not in READER_ROLES:
-        return False
-    return principal.covers(request.unit_path) or request.handler_id == principal.id
-
-
 async def get_request(session: AsyncSession, principal: Principal, request_id: int) -> Request:
     request = await session.get(Request, request_id)
-    if request is None or not _can_see(principal, request):
+    if request is None or not auth.can_see(principal, request):
         raise RequestNotFound(f"No request {request_id}")
     return request
-
-
-def may_reveal_pii(principal: Principal, request: Request) -> bool:
-    """The assigned handler and dispatchers see names and phones; for anonymous requests only dispatchers."""
-    if not principal.is_staff:
-        return False
-    if principal.role == "dispatcher":
-        return True
-    return not request.anonymous and request.handler_id == principal.id
 
 
 async def request_out(
@@ -320,7 +297,7 @@ async def request_out(
     unit_code = labels.unit_codes.get(request.org_unit_id) if request.org_unit_id is not None else None
     citizen = _citizen_out(principal, request, reveal_pii)
     if reveal_pii:
-        await append_event(session, request.id, "pii_viewed", owner_of(principal), data={"fields": ["name", "phone"]})
+        await append_event(session, request.id, "pii_viewed", actor_of(principal), data={"fields": ["name", "phone"]})
     return RequestOut(
         id=request.id,
         tracking_no=request.tracking_no,
@@ -376,7 +353,7 @@ def _handling_out(principal: Principal, request: Request, labels: repo.Labels) -
 
 
 def _citizen_out(principal: Principal, request: Request, reveal: bool) -> CitizenOut:
-    hidden = request.anonymous and principal.role != "dispatcher"
+    hidden = request.anonymous and not auth.sees_anonymous_citizen(principal)
     if hidden:
         return CitizenOut(name=None, phone=None, anonymous=True, masked=True)
     cipher = field_cipher()
@@ -409,13 +386,10 @@ class RequestFilters:
 async def list_requests(
     session: AsyncSession, principal: Principal, filters: RequestFilters, cursor: str | None, limit: int
 ) -> Page[RequestOut]:
+    auth.check_can_list(principal)
     if principal.kind == "integration":
-        if "requests:read" not in principal.rights:
-            raise Forbidden("This API key may not read requests")
-        scope_path, created_by, own_handler = "/", owner_of(principal), None
+        scope_path, created_by, own_handler = "/", actor_of(principal), None
     else:
-        if principal.role not in READER_ROLES:
-            raise Forbidden(f"The {principal.role} role may not read requests")
         scope_path, created_by, own_handler = principal.scope_path, None, principal.id
     if filters.org_unit_code is not None:
         unit = await org_repo.unit_by_code(session, filters.org_unit_code)
@@ -521,13 +495,10 @@ async def track(
 
 # ---- visits and assessments ------------------------------------------------------------------
 
-VISIT_ROLES = frozenset({"handler", "dispatcher", "supervisor", "admin"})
-
 
 async def create_visit(session: AsyncSession, principal: Principal, data: VisitCreate) -> VisitOut:
     """Log a household visit or a leader's contact, with the requests raised during it, in one unit of work."""
-    if not principal.is_staff or principal.role not in VISIT_ROLES:
-        raise Forbidden("Only staff (handlers, dispatchers, supervisors, admins) log visits")
+    auth.check_can_log_visits(principal)
     unit = await org_repo.unit_by_code(session, data.org_unit_code)
     if unit is None or not principal.covers(unit.path):
         raise InvalidInput(
@@ -573,13 +544,9 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitC
     )
 
 
-ASSESSMENT_ROLES = frozenset({"admin", "supervisor"})
-
-
 async def create_assessment(session: AsyncSession, principal: Principal, data: AssessmentCreate) -> AssessmentOut:
     """Record a resident organisation's or a public-opinion survey's 0–100 score for a unit and period."""
-    if not principal.is_staff or principal.role not in ASSESSMENT_ROLES:
-        raise Forbidden("Only supervisors and admins record assessments")
+    auth.check_can_assess(principal)
     unit = await org_repo.unit_by_code(session, data.org_unit_code)
     if unit is None or not principal.covers(unit.path):
         raise InvalidInput(
@@ -594,7 +561,7 @@ async def create_assessment(session: AsyncSession, principal: Principal, data: A
         )
     )
     if exists is not None:
-        raise Conflict(
+        raise AlreadyAssessed(
             "This assessor already assessed this unit for this period",
             errors=[field_error("assessor", "already assessed")],
         )

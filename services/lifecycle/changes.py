@@ -37,7 +37,8 @@ async def record_change(
     await batch.write(session)
 
 
-def _owner(request: Request) -> str | None:
+def _webhook_actor(request: Request) -> str | None:
+    """The actor a request's status webhooks are for: the integration that submitted it, else None."""
     return request.created_by if request.created_by.startswith("key:") else None
 
 
@@ -86,7 +87,7 @@ class ChangeBatch:
         )
         if request.status != from_status:
             fields = {"request_id": request.id, "version": request.version, "from": from_status, "to": request.status}
-            self.status_changes.append((fields, _owner(request)))
+            self.status_changes.append((fields, _webhook_actor(request)))
 
     async def write(self, session: AsyncSession) -> None:
         """Chain and insert the recorded events, then emit `request.status_changed` for the status changes."""

@@ -182,12 +182,12 @@ async def submit(session: AsyncSession, submission: Submission) -> Created:
             errors=[field_error(list(e["loc"]), e["msg"], e["type"]) for e in exc.errors(include_url=False)],
         ) from None
     raw = {k: v for k, v in submission.fields.items() if k not in NOT_KEPT}
-    _, created = await intake.create_request(session, principal, data, idempotency_key=None, raw_body=raw)
+    created = (await intake.create_request(session, principal, data, idempotency_key=None, raw_body=raw)).request
     return Created(
-        service_request_id=str(created["id"]),
+        service_request_id=str(created.id),
         service_notice=mapping.service_notice(
-            created["tracking_no"],
-            duplicate=created.get("duplicate_of") is not None,
+            created.tracking_no,
+            duplicate=created.duplicate_of is not None,
             phone_dropped=submission.get("phone") is not None and phone is None,
         ),
         account_id=submission.get("account_id"),

@@ -1,6 +1,5 @@
 """Pydantic shapes of the organisation and configuration API."""
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -382,7 +381,3 @@ class CategoryOut(BaseModel):
 def category_parent(code: str) -> str | None:
     head, _, _ = code.rpartition(".")
     return head or None
-
-
-def is_valid_category_code(code: str) -> bool:
-    return re.fullmatch(CATEGORY_CODE_RE, code) is not None

@@ -10,8 +10,9 @@ from services.models import Department, LeaderLink, OrgUnit, StaffAccount
 from services.org import repository as repo
 from services.org.errors import DuplicateCode
 from services.org.service import get_department, get_unit
+from services.routing.errors import LeaderLinkNotFound
 from shared.auth import Principal
-from shared.errors import InvalidInput, NotFound, field_error
+from shared.errors import InvalidInput, field_error
 from shared.schemas import SafeText, StrictInput
 
 Quota = Annotated[int, Field(ge=0, le=10_000)]
@@ -125,6 +126,6 @@ async def delete_link(session: AsyncSession, principal: Principal, link_id: int)
     visible = {link.id for link in await list_links(session, principal)}
     link = await session.get(LeaderLink, link_id)
     if link is None or link_id not in visible:
-        raise NotFound(f"No leader link {link_id}")
+        raise LeaderLinkNotFound(f"No leader link {link_id}")
     await session.delete(link)
     await session.flush()

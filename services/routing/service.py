@@ -48,11 +48,6 @@ class Routed:
     done_job_ids: list[str]  # other route jobs whose work this transaction did: they have nothing left to do
 
 
-async def route_request(session: AsyncSession, request_id: int, version: int) -> Decision | None:
-    """Route one version of a request, exactly once: the row lock and the version make a rerun a no-op."""
-    return (await route_batch(session, request_id, version, extra=0)).decision
-
-
 async def route_batch(session: AsyncSession, request_id: int, version: int, *, extra: int) -> Routed:
     """Route one version of a request and up to `extra` other pending requests, each exactly once."""
     request = await session.get(Request, request_id, with_for_update=True, populate_existing=True)

@@ -13,15 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import Assignment, Department, Member, OrgUnit, ScoreAppeal, Team
 from services.scoring import repository as repo
-from services.scoring.errors import AppealDecided, AppealExists, AppealNotFound
+from services.scoring.auth import check_may_appeal
+from services.scoring.errors import AppealDecided, AppealExists, AppealNotFound, HandlingUnitNotFound
 from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut, HandlingUnitOut
 from shared.auth import Principal
-from shared.errors import Forbidden, InvalidInput, NotFound, check_version, field_error
+from shared.errors import Forbidden, InvalidInput, check_version, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
-
-
-class HandlingUnitNotFound(NotFound):
-    title = "Handling unit not found"
 
 
 async def _unit_of(
@@ -93,8 +90,7 @@ async def file_appeal(session: AsyncSession, principal: Principal, data: AppealC
     team_id, department_id, unit_path, described = found
     home = Member.team_id == team_id if team_id is not None else Member.department_id == department_id
     is_member = await session.scalar(select(Member.id).where(Member.staff_id == principal.id, home)) is not None
-    if not is_member and principal.role != "admin":
-        raise Forbidden("Only the handling unit's own staff (or an admin) may appeal for it")
+    check_may_appeal(principal, is_unit_member=is_member)
     held = Assignment.team_id == team_id if team_id is not None else Assignment.department_id == department_id
     dispatched = await session.scalar(
         select(Assignment.id).where(Assignment.request_id == data.request_id, held).limit(1)

@@ -25,3 +25,15 @@ class AppealExists(Conflict):
 
 class AppealDecided(Conflict):
     title = "Appeal already decided"
+
+
+class HandlingUnitNotFound(NotFound):
+    title = "Handling unit not found"
+
+
+class SchemeVersionTaken(Conflict):
+    """Another scheme version was created at the same moment."""
+
+
+class RunNotFinished(Conflict):
+    """Only a finished run can be verified."""

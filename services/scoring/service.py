@@ -29,7 +29,7 @@ from services.scoring.compute import (
     compute,
     staff_ids_needed,
 )
-from services.scoring.errors import RunNotFound, SchemeNotFound, ScoresNotFound
+from services.scoring.errors import RunNotFinished, RunNotFound, SchemeNotFound, SchemeVersionTaken, ScoresNotFound
 from services.scoring.periods import Period, parse_period
 from services.scoring.schemas import (
     RATE_NAMES,
@@ -52,8 +52,8 @@ from services.scoring.schemas import (
 )
 from services.scoring.scheme import SchemeDocument
 from services.scoring.tally import Tally, has_data
-from shared.auth import Principal, require_city_admin
-from shared.errors import Conflict, InvalidInput, field_error
+from shared.auth import Principal, actor_of, require_city_admin
+from shared.errors import InvalidInput, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
 from shared.queue import LONG_QUEUE, enqueue_after_commit
 
@@ -118,9 +118,9 @@ async def create_scheme(session: AsyncSession, principal: Principal, data: Schem
         name=data.name,
         notes=data.notes,
         document=document,
-        created_by=f"staff:{principal.id}",
+        created_by=actor_of(principal),
     ):
-        raise Conflict("Another scheme version was created at the same moment; send it again")
+        raise SchemeVersionTaken("Another scheme version was created at the same moment; send it again")
     created = await repo.scheme(session, latest.version + 1)
     assert created is not None
     return _scheme_out(created, created.version)
@@ -407,7 +407,7 @@ async def verify_run(session: AsyncSession, snapshot: AsyncSession, run_id: int)
     """Recompute a finished run from the raw data at its as_of under its scheme, and compare every value."""
     run = await get_run(session, run_id)
     if run.status != "done":
-        raise Conflict(f"Run {run_id} is {run.status}; only a finished run can be verified")
+        raise RunNotFinished(f"Run {run_id} is {run.status}; only a finished run can be verified")
     spec = RunSpec(
         run.id,
         parse_period(run.period),

@@ -25,11 +25,6 @@ def z_for(confidence: float) -> float:
     return NormalDist().inv_cdf((1 + confidence) / 2)
 
 
-def proportion(successes: float, n: int) -> float | None:
-    """successes / n, or None when nothing was counted."""
-    return successes / n if n > 0 else None
-
-
 def wilson_interval(successes: float, n: int, z: float) -> tuple[float, float] | None:
     """Wilson score interval for `successes` out of `n` (successes may be fractional).
 

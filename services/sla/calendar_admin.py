@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.models import CalendarDay
 from services.sla import service as sla
 from services.sla.calendar import SHANGHAI
+from services.sla.errors import CalendarDayNotFound
 from shared.auth import Principal, require_city_admin
-from shared.errors import InvalidInput, NotFound, field_error
+from shared.errors import InvalidInput, field_error
 from shared.queue import LONG_QUEUE, enqueue_after_commit
 
 COVERAGE_DAYS = 60
@@ -59,7 +60,7 @@ async def delete_day(session: AsyncSession, principal: Principal, day: date) -> 
     require_city_admin(principal)
     row = await session.get(CalendarDay, day)
     if row is None:
-        raise NotFound(f"No calendar entry for {day}")
+        raise CalendarDayNotFound(f"No calendar entry for {day}")
     await session.delete(row)
     await session.flush()
     _after_change(session)

@@ -25,11 +25,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import ApiKey, WebhookDelivery, WebhookSubscription
+from services.webhooks.errors import TooManyWebhooks, WebhookNotFound
 from services.webhooks.guard import WebhookConfig, check_addresses, check_url, normalize_host, webhook_config
 from services.webhooks.schemas import EVENT_TYPES, DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut
 from services.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, encode_body, sign
-from shared.auth import Principal
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.auth import Principal, key_id_of
+from shared.errors import Forbidden
 from shared.pagination import Page, decode_cursor, next_cursor
 from shared.settings import get_settings
 
@@ -61,14 +62,6 @@ ERROR_LENGTH = 200
 USER_AGENT = "Minqing-Webhooks/1"
 
 
-class WebhookNotFound(NotFound):
-    title = "Webhook subscription not found"
-
-
-class TooManyWebhooks(Conflict):
-    title = "Too many webhook subscriptions"
-
-
 # ---- events ----------------------------------------------------------------------------------
 
 
@@ -76,19 +69,14 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
-def _owner_key_id(owner: str) -> int | None:
-    kind, _, raw = owner.partition(":")
-    return int(raw) if kind == "key" and raw.isdigit() else None
-
-
 NOBODY = -1
 
 
-def _target(owner: str | None) -> int | None:
-    """None: every subscriber; an API key id: that key's subscribers; NOBODY: no one (staff owners)."""
-    if owner is None:
+def _target(for_actor: str | None) -> int | None:
+    """None: every subscriber; an API key id: that key's subscribers; NOBODY: no one (staff actors)."""
+    if for_actor is None:
         return None
-    key_id = _owner_key_id(owner)
+    key_id = key_id_of(for_actor)
     return NOBODY if key_id is None else key_id
 
 
@@ -97,17 +85,17 @@ async def emit(
     event_type: str,
     fields: dict[str, Any],
     *,
-    owner: str | None,
+    for_actor: str | None,
     occurred_at: datetime | None = None,
 ) -> int:
     """Owe `event_type` to every active subscription that lists it; return how many deliveries were written.
 
-    `owner` is who the event concerns, as `services.intake.service.owner_of` writes it: `key:<id>`
+    `for_actor` is the actor the event concerns, as `shared.auth.actor_of` writes it: `key:<id>`
     sends it to that API key's subscriptions only (a request's status goes to the integration that
     submitted it), `staff:<id>` to nobody, None to every subscriber (alerts). Call it inside the
     unit of work that makes the change: the deliveries are committed with it, or not at all.
     """
-    return await emit_many(session, event_type, [(fields, owner)], occurred_at=occurred_at)
+    return await emit_many(session, event_type, [(fields, for_actor)], occurred_at=occurred_at)
 
 
 async def emit_many(
@@ -117,7 +105,7 @@ async def emit_many(
     *,
     occurred_at: datetime | None = None,
 ) -> int:
-    """`emit` for many events of one type (each with its owner): one subscription query, one insert."""
+    """`emit` for many events of one type (each with the actor it is for): one subscription query, one insert."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
     for fields, _ in events:
@@ -126,8 +114,8 @@ async def emit_many(
             raise ValueError(f"{event_type} needs the fields {sorted(missing)}")
         if {"id", "type", "occurred_at"} & fields.keys():
             raise ValueError("id, type and occurred_at are set by emit")
-    # Who each event goes to: every subscriber (owner None), one API key's (key:<id>), or nobody.
-    targets = [_target(owner) for _, owner in events]
+    # Who each event goes to: every subscriber (for no actor), one API key's (key:<id>), or nobody.
+    targets = [_target(for_actor) for _, for_actor in events]
     wanted = [t for t in targets if t != NOBODY]
     if not wanted:
         return 0

@@ -130,7 +130,7 @@ async def test_deliveries_are_listed_newest_first_and_paged(session, intake_clie
     sub_id = (await intake_client.post("/v1/webhooks", json=HOOK, headers=headers)).json()["id"]
     for version in range(1, 4):
         fields = {"request_id": 7, "version": version, "from": "received", "to": "assigned"}
-        await emit(session, "request.status_changed", fields, owner=f"key:{key.id}")
+        await emit(session, "request.status_changed", fields, for_actor=f"key:{key.id}")
     await session.commit()
 
     r = await intake_client.get(f"/v1/webhooks/{sub_id}/deliveries", params={"limit": 2}, headers=headers)

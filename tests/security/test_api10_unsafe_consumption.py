@@ -2,14 +2,9 @@
 no answer in time, a redirect, an error status, garbage, a dropped connection), the sweep finishes
 quickly, records a failed attempt (row and log line) and trusts nothing of the answer but its status."""
 
-import contextlib
 import logging
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -21,60 +16,17 @@ from services.webhooks import service
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
 from tests.factories import make_api_key
+from tests.kit import WebhookReceiver
 from tests.settings import set_setting
-
-LIE = b'{"state":"delivered","secret":"RECEIVER-SAYS","next_attempt_at":null}<script>alert(1)</script>'
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        path = self.path
-        with contextlib.suppress(OSError):  # the sender hangs up without reading bodies, as it should
-            if path == "/endless":
-                self.send_response(200)
-                self.send_header("Content-Length", str(10**12))
-                self.end_headers()
-                deadline = time.monotonic() + 5
-                while time.monotonic() < deadline:
-                    self.wfile.write(b"x" * 65536)
-            elif path == "/slow":
-                time.sleep(1.5)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif path == "/garbage":
-                self.wfile.write(b"\x00\xffNOT HTTP AT ALL\r\n\r\n")
-            elif path == "/drop":
-                self.connection.shutdown(socket.SHUT_RDWR)
-            else:
-                status = {"/redirect": 302, "/fail": 500, "/gone": 410, "/teapot": 418, "/lie": 503}.get(path, 200)
-                self.send_response(status)
-                if status == 302:
-                    self.send_header("Location", "http://169.254.169.254/")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(LIE)))
-                self.end_headers()
-                self.wfile.write(LIE)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+def receiver(webhook_receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The port of the suite's webhook receiver, whose paths misbehave each in its way (tests/kit.py)."""
     set_setting(monkeypatch, "webhook_allowed_hosts", ["127.0.0.1"])
     set_setting(monkeypatch, "webhook_allow_http", True)
     monkeypatch.setattr(service, "READ_TIMEOUT", 0.5)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    return webhook_receiver.port
 
 
 async def _deliver_to(session: AsyncSession, port: int, path: str) -> WebhookDelivery:
@@ -85,7 +37,7 @@ async def _deliver_to(session: AsyncSession, port: int, path: str) -> WebhookDel
         )
     )
     await session.flush()
-    await emit(session, "alert.raised", {"alert_id": 1}, owner=None)
+    await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.commit()
     async with make_client() as client:
         started = time.monotonic()
@@ -152,7 +104,7 @@ async def test_failed_attempts_are_visible_to_the_integration_without_the_answer
         headers=headers,
     )
     assert hook.status_code == 201, hook.text
-    await emit(session, "alert.raised", {"alert_id": 1}, owner=None)
+    await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.commit()
     async with make_client() as client:
         await deliver_due(unit_of_work, client)
@@ -170,7 +122,7 @@ async def test_past_the_retry_window_a_failing_receiver_ends_failed(session: Asy
         )
     )
     await session.flush()
-    await emit(session, "alert.raised", {"alert_id": 1}, owner=None)
+    await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.execute(update(WebhookDelivery).values(created_at=func.now() - timedelta(hours=25)))
     await session.commit()
     async with make_client() as client:

@@ -2,9 +2,6 @@
 metadata addresses (however written), names are checked again at send time, redirects are not
 followed, and media URLs are only ever http(s) links (stored, never fetched)."""
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,6 +12,7 @@ from services.models import Request, WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
 from tests.factories import at_grid, make_api_key
+from tests.kit import Answer, WebhookReceiver
 from tests.settings import set_setting
 
 HOOK = {"event_types": ["request.status_changed", "alert.raised"]}
@@ -93,7 +91,7 @@ async def _subscription(session: AsyncSession, url: str) -> WebhookSubscription:
     sub = WebhookSubscription(api_key_id=key.id, url=url, secret="s" * 32, event_types=["alert.raised"])
     session.add(sub)
     await session.flush()
-    await emit(session, "alert.raised", {"alert_id": 1}, owner=None)
+    await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.commit()
     return sub
 
@@ -120,42 +118,23 @@ async def test_a_public_looking_name_resolving_inside_is_refused_at_send_time(
     assert "not allowed" in (row.last_error or "")
 
 
-class _Redirector(BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_POST(self) -> None:
-        _Redirector.hits.append(self.path)
-        self.send_response(307)
-        self.send_header("Location", "http://169.254.169.254/latest/meta-data/" if self.path == "/hook" else "/")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def redirector() -> Iterator[int]:
-    _Redirector.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+def redirector(webhook_receiver: WebhookReceiver) -> WebhookReceiver:
+    """The suite's webhook receiver, answering `/hook` with a 307 into the metadata service."""
+    webhook_receiver.answers["/hook"] = Answer(307, location="http://169.254.169.254/latest/meta-data/")
+    return webhook_receiver
 
 
 async def test_a_redirect_into_the_metadata_service_is_not_followed(
-    session: AsyncSession, redirector: int, monkeypatch: pytest.MonkeyPatch
+    session: AsyncSession, redirector: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     set_setting(monkeypatch, "webhook_allowed_hosts", ["127.0.0.1"])
     set_setting(monkeypatch, "webhook_allow_http", True)
-    await _subscription(session, f"http://127.0.0.1:{redirector}/hook")
+    await _subscription(session, redirector.url("/hook"))
     async with make_client() as client:
         stats = await deliver_due(unit_of_work, client)
     assert stats.retried == 1
-    assert _Redirector.hits == ["/hook"]
+    assert [hit.path for hit in redirector.requests] == ["/hook"]
     row = await session.scalar(select(WebhookDelivery).execution_options(populate_existing=True))
     assert (row.state, row.last_status_code) == ("pending", 307)
     assert "redirect" in (row.last_error or "")

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 import shared.queue
 from services.models import OutboxEntry
+from shared.errors import TooManyRequests
 from shared.queue import DEFAULT_QUEUE, get_queue, redis_suspended
-from shared.ratelimit import TooManyRequests, count, hit
+from shared.ratelimit import count, hit
 from tests.factories import at_grid, make_handling_setup
 
 

@@ -20,17 +20,7 @@ from services.alerts.hotspots import (
     poisson_upper_tail,
 )
 
-# ---- these tests are pure: switch the suite's database fixtures off ---------------------------------------
-
-
-@pytest.fixture(scope="session")
-def migrated_database():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def clean_state():
-    yield
+pytestmark = pytest.mark.pure  # no database, no Redis
 
 
 PROPERTY = settings(max_examples=300, deadline=None)

@@ -220,7 +220,7 @@ async def test_a_new_alert_is_announced_by_webhook_once(session, city):
     [alert] = await scan(session, NOW)
     await scan(session, NOW)
 
-    # One delivery: one alert, one subscription to alert.raised (with owner=None every subscriber gets it).
+    # One delivery: one alert, one subscription to alert.raised (with for_actor=None every subscriber gets it).
     [delivery] = list(await session.scalars(select(WebhookDelivery)))
     assert delivery.event_type == "alert.raised"
     body = dict(delivery.body)

@@ -18,15 +18,7 @@ from services.intake.duplicates import (
 from services.intake.phones import mask_phone, normalise_phone
 from services.intake.tracking import is_well_formed, new_tracking_no, normalise_tracking_no
 
-
-@pytest.fixture(scope="session")
-def migrated_database():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def clean_state():
-    yield
+pytestmark = pytest.mark.pure
 
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

@@ -33,15 +33,7 @@ NINGBO_DISTRICTS = {
 CENTRAL_DISTRICTS = {"330203", "330205", "330212"}  # Haishu, Jiangbei, Yinzhou
 
 
-# This module is pure: no database, no Redis. Override the suite's autouse fixtures that set them up.
-@pytest.fixture(autouse=True)
-def migrated_database() -> None:
-    return None
-
-
-@pytest.fixture(autouse=True)
-def clean_state() -> None:
-    return None
+pytestmark = pytest.mark.pure  # no database, no Redis
 
 
 @pytest.fixture(scope="module")

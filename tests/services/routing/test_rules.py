@@ -14,15 +14,7 @@ from services.routing.matrix import Rule, choose_rule
 from services.routing.members import Candidate, choose_member
 from tests.factories import square
 
-
-@pytest.fixture(scope="session")
-def migrated_database():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def clean_state():
-    yield
+pytestmark = pytest.mark.pure
 
 
 DEMO_GRIDS = [u for u in generate_units() if u.level == "grid"]

@@ -22,17 +22,7 @@ from services.sla.calendar import (
     WorkCalendar,
 )
 
-# ---- the suite's database fixtures are autouse; these tests are pure, so switch them off ----------------
-
-
-@pytest.fixture(scope="session")
-def migrated_database():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def clean_state():
-    yield
+pytestmark = pytest.mark.pure  # no database, no Redis
 
 
 CAL = WorkCalendar()

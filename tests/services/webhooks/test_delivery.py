@@ -1,16 +1,11 @@
 """Emitting events and delivering them to a real HTTP receiver on 127.0.0.1."""
 
 import asyncio
-import contextlib
 import json
 import socket
 import ssl
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -28,71 +23,16 @@ from services.webhooks.service import deliver_due, emit, make_client
 from services.webhooks.signing import verify
 from shared.db import unit_of_work
 from tests.factories import make_api_key
+from tests.kit import WebhookReceiver
 from tests.settings import set_setting
 
 STATUS_CHANGE = {"request_id": 311, "version": 2, "from": "received", "to": "assigned"}
 
 
-class _Server(ThreadingHTTPServer):
-    # The default listen backlog (5) refuses bursts of concurrent sends: a receiver artefact, not ours.
-    request_queue_size = 128
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A real HTTP server in a thread: `/ok` 200, `/fail` 500, `/redirect` 302 to `/ok`, `/slow` sleeps."""
-
-    port: int
-    requests: list[Received] = field(default_factory=list)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            if self.path == "/slow":
-                time.sleep(1.5)
-            if self.path == "/redirect":
-                self.send_response(302)
-                self.send_header("Location", receiver.url("/ok"))
-            elif self.path == "/fail":
-                self.send_response(500)
-            else:
-                self.send_response(200)
-            answer = b"x" * 100_000  # a large answer that must be neither read whole nor stored
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            with contextlib.suppress(OSError):  # the sender hangs up without reading it, as it should
-                self.wfile.write(answer)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    holder = Receiver(port=0)
-    server = _Server(("127.0.0.1", 0), _handler(holder))
-    server.daemon_threads = True
-    holder.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield holder
-    server.shutdown()
-    server.server_close()
+def receiver(webhook_receiver: WebhookReceiver) -> WebhookReceiver:
+    """The suite's webhook receiver: `/ok` 200, `/fail` 500, `/redirect` 302, `/slow` sleeps (tests/kit.py)."""
+    return webhook_receiver
 
 
 @pytest.fixture
@@ -129,9 +69,9 @@ async def test_request_events_go_to_the_submitting_key_only_and_alerts_to_all(se
     _, sub_b = await subscribe(session, "https://b.example.cn/hook")
     await subscribe(session, "https://c.example.cn/hook", event_types=("alert.raised",), key=key_a)
 
-    assert await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key_a.id}") == 1
-    assert await emit(session, "request.status_changed", STATUS_CHANGE, owner="staff:5") == 0
-    assert await emit(session, "alert.raised", {"alert_id": 9, "community": "330203001001"}, owner=None) == 3
+    assert await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key_a.id}") == 1
+    assert await emit(session, "request.status_changed", STATUS_CHANGE, for_actor="staff:5") == 0
+    assert await emit(session, "alert.raised", {"alert_id": 9, "community": "330203001001"}, for_actor=None) == 3
     rows = await deliveries(session)
     assert (rows[0].subscription_id, rows[0].event_type) == (sub_a.id, "request.status_changed")
     first = rows[0].body
@@ -151,16 +91,16 @@ async def test_inactive_subscriptions_and_revoked_keys_get_nothing(session):
     revoked, _ = await subscribe(session, "https://b.example.cn/hook")
     revoked.revoked_at = datetime.now(UTC)
     await session.flush()
-    assert await emit(session, "alert.raised", {"alert_id": 1}, owner=None) == 0
+    assert await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None) == 0
 
 
 async def test_emit_refuses_what_callers_get_wrong(session):
     with pytest.raises(ValueError, match="Unknown"):
-        await emit(session, "request.created", {}, owner=None)
+        await emit(session, "request.created", {}, for_actor=None)
     with pytest.raises(ValueError, match="needs the fields"):
-        await emit(session, "request.status_changed", {"request_id": 1}, owner="key:1")
+        await emit(session, "request.status_changed", {"request_id": 1}, for_actor="key:1")
     with pytest.raises(ValueError, match="set by emit"):
-        await emit(session, "alert.raised", {"id": "mine"}, owner=None)
+        await emit(session, "alert.raised", {"id": "mine"}, for_actor=None)
 
 
 async def test_deliveries_roll_back_with_the_change(session):
@@ -168,7 +108,7 @@ async def test_deliveries_roll_back_with_the_change(session):
     await session.commit()
     with pytest.raises(RuntimeError):
         async with unit_of_work() as uow:
-            await emit(uow, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+            await emit(uow, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
             raise RuntimeError("the routing decision failed")
     assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
 
@@ -178,7 +118,7 @@ async def test_deliveries_roll_back_with_the_change(session):
 
 async def test_delivery_is_signed_and_marked_delivered(session, receiver, local_allowed, client):
     key, sub = await subscribe(session, receiver.url("/ok"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
 
     stats = await deliver_due(unit_of_work, client)
@@ -204,7 +144,7 @@ async def test_delivery_is_signed_and_marked_delivered(session, receiver, local_
 
 async def test_a_failing_receiver_is_retried_later(session, receiver, local_allowed, client):
     key, _ = await subscribe(session, receiver.url("/fail"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
     now = datetime.now(UTC)
 
@@ -227,7 +167,7 @@ async def test_a_failing_receiver_is_retried_later(session, receiver, local_allo
 
 async def test_past_24_hours_a_delivery_fails(session, receiver, local_allowed, client):
     key, _ = await subscribe(session, receiver.url("/fail"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.execute(update(WebhookDelivery).values(created_at=func.now() - timedelta(hours=24, minutes=1)))
     await session.commit()
 
@@ -240,7 +180,7 @@ async def test_past_24_hours_a_delivery_fails(session, receiver, local_allowed, 
 
 async def test_the_last_retry_is_at_the_24_hour_mark(session, receiver, local_allowed, client):
     key, _ = await subscribe(session, receiver.url("/fail"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.execute(
         update(WebhookDelivery).values(created_at=func.now() - timedelta(hours=23, minutes=59, seconds=55))
     )
@@ -253,7 +193,7 @@ async def test_the_last_retry_is_at_the_24_hour_mark(session, receiver, local_al
 
 async def test_a_redirect_is_not_followed(session, receiver, local_allowed, client):
     key, _ = await subscribe(session, receiver.url("/redirect"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
 
     await deliver_due(unit_of_work, client)
@@ -268,7 +208,7 @@ async def test_a_private_address_is_refused_without_connecting(session, receiver
     set_setting(monkeypatch, "webhook_allowed_hosts", [])
     set_setting(monkeypatch, "webhook_allow_http", True)
     key, _ = await subscribe(session, receiver.url("/ok"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
 
     stats = await deliver_due(unit_of_work, client)
@@ -283,7 +223,7 @@ async def test_a_private_address_is_refused_without_connecting(session, receiver
 async def test_a_name_resolving_to_a_private_address_is_refused(session, receiver, monkeypatch, client):
     set_setting(monkeypatch, "webhook_allow_http", True)
     key, _ = await subscribe(session, f"http://rebind.example.cn:{receiver.port}/ok")
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
 
     async def resolve(host: str, port: int) -> list[str]:
@@ -298,7 +238,7 @@ async def test_a_name_resolving_to_a_private_address_is_refused(session, receive
 
 async def test_the_send_goes_to_the_checked_address_under_the_urls_host_name(session, receiver, local_allowed, client):
     key, _ = await subscribe(session, f"http://hooks.example.test:{receiver.port}/ok")
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
     resolved: list[str] = []
 
@@ -316,7 +256,7 @@ async def test_the_send_goes_to_the_checked_address_under_the_urls_host_name(ses
 async def test_a_slow_receiver_times_out_and_is_retried(session, receiver, local_allowed, client, monkeypatch):
     monkeypatch.setattr(service, "READ_TIMEOUT", 0.3)
     key, _ = await subscribe(session, receiver.url("/slow"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
 
     started = time.monotonic()
@@ -334,7 +274,7 @@ async def test_nobody_listening_is_retried(session, local_allowed, client):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     key, _ = await subscribe(session, f"http://127.0.0.1:{port}/hook")
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
 
     await deliver_due(unit_of_work, client)
@@ -346,7 +286,7 @@ async def test_nobody_listening_is_retried(session, local_allowed, client):
 
 async def test_a_revoked_key_stops_its_pending_deliveries(session, receiver, local_allowed, client):
     key, _ = await subscribe(session, receiver.url("/ok"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.execute(update(ApiKey).values(revoked_at=func.now()))
     await session.commit()
 
@@ -361,7 +301,7 @@ async def test_concurrent_sweeps_send_each_delivery_once(session, receiver, loca
     for _ in range(3):
         await subscribe(session, receiver.url("/ok"))
     for _ in range(10):
-        await emit(session, "alert.raised", {"alert_id": 1}, owner=None)
+        await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.commit()
 
     results = await asyncio.gather(*(deliver_due(unit_of_work, client, limit=7) for _ in range(4)))
@@ -374,7 +314,7 @@ async def test_concurrent_sweeps_send_each_delivery_once(session, receiver, loca
 
 async def test_a_claim_is_leased_and_a_stale_outcome_is_not_written(session, receiver, local_allowed, client):
     key, _ = await subscribe(session, receiver.url("/ok"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
     now = datetime.now(UTC)
     async with unit_of_work() as uow:
@@ -391,7 +331,7 @@ async def test_a_claim_is_leased_and_a_stale_outcome_is_not_written(session, rec
 
 async def test_the_worker_cron_sends_due_deliveries(session, receiver, local_allowed):
     key, _ = await subscribe(session, receiver.url("/ok"))
-    await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{key.id}")
+    await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{key.id}")
     await session.commit()
 
     result = await deliver_webhooks({})
@@ -410,7 +350,7 @@ def test_the_default_client_does_not_follow_redirects_or_use_proxies():
 async def test_an_unexpected_error_in_one_send_does_not_lose_the_others(session, receiver, local_allowed, client):
     await subscribe(session, receiver.url("/ok"))
     await subscribe(session, f"http://hooks.example.test:{receiver.port}/ok")
-    await emit(session, "alert.raised", {"alert_id": 1}, owner=None)
+    await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.commit()
 
     async def resolve(host: str, port: int) -> list[str]:
@@ -452,19 +392,13 @@ def _self_signed(tmp_path, host: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize(("cert_host", "delivered"), [("hooks.example.test", True), ("other.example.test", False)])
 async def test_https_to_a_pinned_address_still_verifies_the_host_name(
-    session, receiver, local_allowed, tmp_path, cert_host, delivered
+    session, local_allowed, tmp_path, cert_host, delivered
 ):
     cert, key = _self_signed(tmp_path, cert_host)
-    server = _Server(("127.0.0.1", 0), _handler(receiver))
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert, key)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    try:
+    with WebhookReceiver(certfile=cert, keyfile=key) as receiver:
+        port = receiver.port
         sub_key, _ = await subscribe(session, f"https://hooks.example.test:{port}/ok")
-        await emit(session, "request.status_changed", STATUS_CHANGE, owner=f"key:{sub_key.id}")
+        await emit(session, "request.status_changed", STATUS_CHANGE, for_actor=f"key:{sub_key.id}")
         await session.commit()
 
         async def resolve(host: str, port: int) -> list[str]:
@@ -472,9 +406,6 @@ async def test_https_to_a_pinned_address_still_verifies_the_host_name(
 
         async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=cert)) as tls_client:
             stats = await deliver_due(unit_of_work, tls_client, resolve=resolve)
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert stats.delivered == (1 if delivered else 0)
     assert len(receiver.requests) == (1 if delivered else 0)
