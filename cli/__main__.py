@@ -29,7 +29,7 @@ def ensure_secret_key() -> None:
 
 async def _load_demo_if_empty() -> list[str] | None:
     """Load the demo city; None when the database already holds an organisation."""
-    from services.org.demo import load_demo
+    from cli.demo.city import load_demo
     from services.org.repository import is_empty
     from shared.db import dispose_engine, unit_of_work
 

@@ -25,7 +25,6 @@ Safety nets:
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import fcntl
 import hashlib
@@ -809,14 +808,3 @@ class EmbeddedRedis:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def embedded_services(
-    data_dir: Path, *, persist: bool = True, database: str = "minqing"
-) -> Iterator[tuple[EmbeddedPostgres, EmbeddedRedis]]:
-    """Both servers under ``data_dir/postgres`` and ``data_dir/redis``, with `database` created."""
-    with EmbeddedPostgres.start(data_dir / "postgres", durable=persist) as postgres:
-        postgres.create_database(database)
-        with EmbeddedRedis.start(data_dir / "redis", persist=persist) as redis:
-            yield postgres, redis

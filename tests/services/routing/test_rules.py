@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, shape
 
-from services.org.demo_geography import generate_units
+from cli.demo.geography import generate_units
 from services.routing.grid_index import GridIndex, GridRecord
 from services.routing.locate import NamedUnit, match_address
 from services.routing.matrix import Rule, choose_rule

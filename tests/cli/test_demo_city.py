@@ -4,9 +4,9 @@ import pytest
 from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
+from cli.demo.catalog import CATEGORIES
+from cli.demo.city import load_demo
 from services.models import Category, Department, Member, OrgUnit, ResponsibilityRule, SlaPolicy, Team
-from services.org.demo import load_demo
-from services.org.demo_catalog import CATEGORIES
 from shared.db import unit_of_work
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from services.org.demo_geography import (
+from cli.demo.geography import (
     CITY_CENTRE,
     EXTENT,
     LEVELS,

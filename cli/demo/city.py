@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cli.demo.catalog import CATEGORIES, CITY_DEPARTMENTS, CITY_RULES, DISTRICT_DEPARTMENT, SLA_POLICIES
+from cli.demo.geography import UnitSpec, generate_units
 from services.models import (
     ApiKey,
     Category,
@@ -19,8 +21,6 @@ from services.models import (
     Team,
 )
 from services.org import repository as repo
-from services.org.demo_catalog import CATEGORIES, CITY_DEPARTMENTS, CITY_RULES, DISTRICT_DEPARTMENT, SLA_POLICIES
-from services.org.demo_geography import UnitSpec, generate_units
 from services.org.geometry import check_polygon
 from services.org.schemas import category_parent
 from shared.auth import API_KEY_RIGHTS, CHANNELS, generate_api_key, hash_password
