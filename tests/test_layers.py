@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Bottom to top, as in docs/architecture.md ("Layers"). `models` holds every table.
 LAYERS = [
     "models",
+    "audit",
+    "config",
     "org",
     "identity",
     "sla",
@@ -18,6 +20,7 @@ LAYERS = [
     "intake",
     "routing",
     "handling",
+    "supervision",
     "alerts",
     "open311",
     "scoring",

@@ -1,0 +1,1 @@
+"""Rule settings: every number the rules use (office hours, warning share, duplicate and hot-spot thresholds, no-evaluation close, return limits, escalation delays), kept in the database, validated, versioned, audited."""
