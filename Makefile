@@ -39,14 +39,15 @@ migrate: $(STAMP) ## alembic upgrade head on DATABASE_URL
 demo: $(STAMP) ## load the demo city into an empty DATABASE_URL
 	$(PY) -m cli load-demo
 
-BENCHMARKS := $(filter-out bench/_% bench/floor_app.py,$(wildcard bench/*.py))
+# Every module directly in bench/ is a benchmark, run as `python -m bench.<name>`; what they share is bench/kit/.
+BENCHMARKS := $(patsubst bench/%.py,bench.%,$(filter-out bench/__init__.py,$(wildcard bench/*.py)))
 
-bench: $(STAMP) ## every benchmark in bench/ (helpers start with _); each ends with one `key=value ...` line
-	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; $(PY) $$b; done
+bench: $(STAMP) ## every benchmark in bench/ (python -m bench.<name>; shared code in bench/kit/); each ends with one `key=value ...` line
+	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; $(PY) -m $$b; done
 
 .PHONY: fuzz
 fuzz: $(STAMP) ## a long schemathesis run over both apps, stateless and stateful (docs/fuzz.md); FUZZ_ARGS="--examples N"
-	$(PY) bench/fuzz.py $(FUZZ_ARGS)
+	$(PY) -m bench.fuzz $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) .data build *.egg-info

@@ -1,6 +1,6 @@
 """A long schemathesis run over both apps, stateless and stateful: every failure is a finding.
 
-    .venv/bin/python bench/fuzz.py [--examples N] [--scenarios N] [--steps N] [--seed N]
+    .venv/bin/python -m bench.fuzz [--examples N] [--scenarios N] [--steps N] [--seed N]
 
 1. A fresh database `minqing_fuzz` on 127.0.0.1:5432 (dropped and created) and Redis db 9 (flushed),
    or embedded servers when those do not answer; `alembic upgrade head`; the scoring tests' small
@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import _common as c
 import pytest
 import schemathesis
-from _procs import stop_on_sigterm
+
+from bench import kit
 
 DATABASE = "minqing_fuzz"
 REDIS_DB = 9
@@ -327,7 +327,7 @@ def fuzz_app(name: str, app: str, timeout: float, env: dict[str, str], headers: 
         run.operations = sum(1 for _ in api_schema.get_all_operations())
         t0 = time.monotonic()
         fuzz_statelessly(run, api_schema)
-        c.log(
+        kit.log(
             f"  stateless: {run.operations} operations, {run.cases} cases ({run.skipped} not sent), "
             f"{run.failed_cases} failed; {time.monotonic() - t0:.0f} s"
         )
@@ -336,7 +336,7 @@ def fuzz_app(name: str, app: str, timeout: float, env: dict[str, str], headers: 
             fuzz_statefully(run, api_schema, scenarios=args.scenarios, steps=args.steps, seed=args.seed)
         except Exception as exc:  # noqa: BLE001 - reported as a failure of the stateful run
             run.error("stateful", exc)
-        c.log(
+        kit.log(
             f"  stateful over {run.links} links: {run.stateful_scenarios} scenarios ({run.stateful_restarts} "
             f"restarts), {run.stateful_steps} calls ({run.stateful_linked_steps} through a link), "
             f"{run.stateful_failed} failed; {time.monotonic() - t0:.0f} s"
@@ -365,47 +365,46 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     runs: list[AppRun] = []
-    with stop_on_sigterm(), c.bench_services(DATABASE, REDIS_DB) as services:
-        c.log(
+    with kit.stop_on_sigterm(), kit.bench_services(DATABASE, REDIS_DB) as services:
+        kit.log(
             f"fuzzing on {services.describe}: {args.examples} cases per operation, "
             f"{args.scenarios} stateful scenarios of up to {args.steps} calls per app, seed {args.seed}"
         )
         # The settings must be in the environment before `tests.fuzz` is imported (modules read them on import);
         # the token outlives the run.
-        env = c.app_env(services, JWT_TTL_SECONDS="7200")
+        env = kit.app_env(services, JWT_TTL_SECONDS="7200")
         os.environ.update(env)
-        if str(c.ROOT) not in sys.path:
-            sys.path.insert(0, str(c.ROOT))
+        kit.ensure_root_on_path()
         from hypothesis import settings
 
         from tests import fuzz
 
         fuzz.hypothesis_profile(PROFILE, max_examples=args.examples)
         settings.load_profile(PROFILE)
-        c.migrate(env)
+        kit.migrate(env)
         headers = asyncio.run(_seed())
         for name, app, timeout in APPS:
-            c.log(f"== {name} ({app})")
+            kit.log(f"== {name} ({app})")
             runs.append(fuzz_app(name, app, timeout, env, headers, args))
-    c.log("")
+    kit.log("")
     for run in runs:
         statuses = " ".join(f"{k}={v}" for k, v in sorted(run.statuses.items()))
-        c.log(
+        kit.log(
             f"{run.name}: operations={run.operations} cases={run.cases} failures={run.failures} "
             f"stateful_steps={run.stateful_steps}; answers {statuses}; {run.seconds:.0f} s"
         )
     findings = sorted((f for run in runs for f in run.findings.values()), key=lambda f: -f.count)
     reports = [f"-- {f.where}: {', '.join(f.titles)} ({f.count}x)\n{f.report}" for f in findings]
     for report in reports[:SHOWN_FAILURES]:
-        c.log(f"\n{report}")
+        kit.log(f"\n{report}")
     if reports:
         path = Path(tempfile.mkdtemp(prefix="mq-fuzz-")) / "failures.txt"
         path.write_text("\n\n".join(reports) + "\n")
-        c.log(f"\n{len(reports)} distinct failures, all of them in {path}")
+        kit.log(f"\n{len(reports)} distinct failures, all of them in {path}")
     cases = sum(r.cases for r in runs)
     failures = sum(r.failures for r in runs)
     steps = sum(r.stateful_steps for r in runs)
-    c.log(f"run took {time.monotonic() - started:.0f} s")
+    kit.log(f"run took {time.monotonic() - started:.0f} s")
     print(f"cases={cases} failures={failures} stateful_steps={steps}", flush=True)
     return 1 if failures else 0
 

