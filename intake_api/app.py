@@ -3,18 +3,23 @@
 from fastapi import FastAPI
 
 from intake_api.routers import (
+    admin_audit,
     admin_calendar,
     admin_config,
     admin_identity,
     admin_leaders,
     admin_org,
+    admin_settings,
     alerts,
     auth,
     catalog,
+    directory,
     open311,
     requests,
+    supervision,
     track,
     visits,
+    webhook_events,
     webhooks,
     workflow,
 )
@@ -39,8 +44,13 @@ def create_app() -> FastAPI:
     for module in (auth, requests, workflow, track, visits, catalog, admin_org, admin_config, admin_identity, alerts):
         app.include_router(module.router)
     app.include_router(admin_calendar.router)
+    app.include_router(admin_settings.router)
+    app.include_router(admin_audit.router)
     app.include_router(admin_leaders.router)
     app.include_router(webhooks.router)
+    app.include_router(supervision.router)
+    app.include_router(directory.router)
+    app.webhooks.include_router(webhook_events.router)
     app.include_router(open311.router)
     register_error_renderer(app, "/open311", open311.render_error)
     add_readiness_warning(app, _calendar_coverage)

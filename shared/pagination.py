@@ -38,3 +38,25 @@ def decode_cursor(cursor: str | None) -> int | None:
 def next_cursor(ids: list[int], limit: int) -> str | None:
     """A cursor past the last id when the page came back full (there may be more)."""
     return encode_cursor(ids[-1]) if len(ids) == limit and ids else None
+
+
+def encode_keyset_cursor(value: str, last_id: int) -> str:
+    """A cursor past (`value`, `last_id`) for a list ordered by some value and then by id."""
+    return base64.urlsafe_b64encode(f"at:{last_id}:{value}".encode()).decode().rstrip("=")
+
+
+def decode_keyset_cursor(cursor: str | None) -> tuple[str, int] | None:
+    """(value, id) of a keyset cursor, or None for no cursor; a malformed one is a 422 naming `cursor`."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, rest = raw.partition(":")
+        last_id, _, value = rest.partition(":")
+        if kind != "at" or not value:
+            raise ValueError(raw)
+        return value, int(last_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            "The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")]
+        ) from exc

@@ -219,6 +219,17 @@ async def session() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+async def setup(session: Any) -> dict[str, Any]:
+    """The handling setup of tests/factories.py (`make_handling_setup`), committed. A module that needs
+    other data defines its own `setup`."""
+    from tests.factories import make_handling_setup
+
+    data: dict[str, Any] = await make_handling_setup(session)
+    await session.commit()
+    return data
+
+
+@pytest.fixture
 async def intake_client() -> AsyncIterator[Any]:
     import httpx
 

@@ -1,7 +1,9 @@
 """The test kit: what tests need beside the data (tests/factories.py builds the data).
 
 * `burst_worker`, `drain`: the routing worker in burst mode, run until its queue is empty.
-* `create_request`, `routed_request`: a request through the intake API, routed by the worker.
+* `create_request`, `routed_request`: a request through the intake API, routed by the worker;
+  `handler_of`: who of the handling setup (tests/factories.py) it went to, `routed_to_handler`: both
+  with that handler's bearer headers; `accept_and_resolve`: that handler accepts and resolves it.
 * `problem`, `count_rows`: the checks many tests make on an answer and on a table.
 * `WebhookReceiver`: the one fake webhook receiver, a real HTTP server on 127.0.0.1 (the fixture
   `webhook_receiver` in tests/conftest.py starts one per test).
@@ -24,9 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_worker.worker import WorkerSettings
-from services.models import Request
+from services.models import Request, StaffAccount
 from shared.queue import DEFAULT_QUEUE
-from tests.factories import at_grid
+from tests.factories import at_grid, bearer
 
 PROBLEM = "application/problem+json"
 
@@ -78,6 +80,33 @@ async def routed_request(
     request = await session.get(Request, created["id"], populate_existing=True)
     assert request is not None
     return request
+
+
+def handler_of(setup: dict[str, Any], request: Request) -> StaffAccount:
+    """The staff account of the handling setup that `request` is assigned to."""
+    for staff in [s for group in setup["handlers"].values() for s in group] + [setup["hb_staff"]]:
+        if staff.id == request.handler_id:
+            return staff
+    raise AssertionError("the request has no handler from the setup")
+
+
+async def routed_to_handler(
+    client: httpx.AsyncClient, session: AsyncSession, setup: dict[str, Any], body: dict[str, Any] | None = None
+) -> tuple[Request, dict[str, str]]:
+    """`routed_request`, and the bearer headers of the handler it went to (which it must have)."""
+    request = await routed_request(client, session, setup, body)
+    return request, bearer(handler_of(setup, request))
+
+
+async def accept_and_resolve(
+    client: httpx.AsyncClient, request: Request, auth: dict[str, str], reply: str = "已办结"
+) -> None:
+    """The handler (`auth`) accepts `request` and resolves it (outcome `resolved`); both answer 200."""
+    base = f"/v1/requests/{request.id}"
+    accepted = await client.post(f"{base}/accept", json={}, headers=auth)
+    assert accepted.status_code == 200, accepted.text
+    resolved = await client.post(f"{base}/resolve", json={"outcome": "resolved", "reply": reply}, headers=auth)
+    assert resolved.status_code == 200, resolved.text
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:

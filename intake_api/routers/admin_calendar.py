@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from intake_api.deps import AdminPrincipal
+from services.models import CalendarDay
 from services.sla import calendar_admin
 from shared.deps import SessionDep
 from shared.schemas import IsoDate, SafeText, StrictInput
@@ -24,6 +25,8 @@ class CalendarDayIn(StrictInput):
 
 
 class CalendarDayOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     day: date
     is_workday: bool
     note: str | None
@@ -35,19 +38,17 @@ async def list_calendar(
     principal: AdminPrincipal,
     start: Annotated[IsoDate, Query(alias="from")],
     end: Annotated[IsoDate, Query(alias="to")],
-) -> list[CalendarDayOut]:
+) -> list[CalendarDay]:
     """The table's entries between two dates (the official calendar fills the rest)."""
-    rows = await calendar_admin.list_days(session, start, end)
-    return [CalendarDayOut(day=r.day, is_workday=r.is_workday, note=r.note) for r in rows]
+    return await calendar_admin.list_days(session, start, end)
 
 
 @router.put("/{day}", response_model=CalendarDayOut, responses=problem_responses(401, 403, 422))
 async def set_calendar_day(
     session: SessionDep, principal: AdminPrincipal, day: Day, body: CalendarDayIn
-) -> CalendarDayOut:
+) -> CalendarDay:
     """Mark a date a holiday or a working day; deadlines still ahead are recomputed in the background."""
-    row = await calendar_admin.set_day(session, principal, day, body.is_workday, body.note)
-    return CalendarDayOut(day=row.day, is_workday=row.is_workday, note=row.note)
+    return await calendar_admin.set_day(session, principal, day, body.is_workday, body.note)
 
 
 @router.delete("/{day}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404, 422))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from intake_api.deps import AdminPrincipal
 from services.routing import leaders
-from services.routing.leaders import LeaderLinkCreate, LeaderLinkOut
+from services.routing.leaders import LeaderLinkCreate, LeaderLinkOut, LinkView
 from shared.deps import SessionDep
 from shared.web.errors import problem_responses
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/admin/leader-links", tags=["admin: organisation"]
 
 
 @router.get("", response_model=list[LeaderLinkOut], responses=problem_responses(401, 403))
-async def list_leader_links(session: SessionDep, principal: AdminPrincipal) -> list[LeaderLinkOut]:
+async def list_leader_links(session: SessionDep, principal: AdminPrincipal) -> list[LinkView]:
     """Leaders' links in your scope."""
     return await leaders.list_links(session, principal)
 
@@ -25,7 +25,7 @@ async def list_leader_links(session: SessionDep, principal: AdminPrincipal) -> l
     response_model=LeaderLinkOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def create_leader_link(session: SessionDep, principal: AdminPrincipal, body: LeaderLinkCreate) -> LeaderLinkOut:
+async def create_leader_link(session: SessionDep, principal: AdminPrincipal, body: LeaderLinkCreate) -> LinkView:
     """Link a leader to a unit or a department with contact quotas per month, quarter and year."""
     return await leaders.create_link(session, principal, body)
 

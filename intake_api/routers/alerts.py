@@ -7,10 +7,12 @@ from fastapi import APIRouter, Query
 from intake_api.deps import StaffPrincipal
 from services.alerts import service
 from services.alerts.schemas import CATEGORY_ROOT_RE, AlertOut
+from services.alerts.service import AlertView
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
 from shared.schemas import CITY_TIME_NOTE, CityDateTime
+from shared.views import Rows
 from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -42,7 +44,7 @@ async def list_alerts(
     category_root: CategoryRootQuery = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[AlertOut]:
+) -> Rows[AlertView]:
     """List the hot-spot alerts of the communities in your scope, newest first.
 
     An alert is raised when, in one community, the requests of one top-level category in the

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from intake_api.deps import CurrentPrincipal
+from services.audit import service as audit
 from services.identity import service
 from services.identity.errors import LoginLocked
 from services.identity.schemas import MeOut, TokenOut
@@ -48,6 +49,19 @@ async def _count_failure(keys: list[tuple[str, int]]) -> None:
         await count(key, window + 1)
 
 
+async def _audit_failure(username: str, address: str | None, reason: str) -> None:
+    """A failed login in the admin audit trail: the name tried, never the password."""
+    await audit.record_detached(
+        audit.ANONYMOUS,
+        "login.failed",
+        "staff",
+        None,
+        after={"username": username, "reason": reason},
+        actor_name=username,
+        client_ip=address,
+    )
+
+
 @router.post("/auth/token", response_model=TokenOut, responses=problem_responses(401, 422, 429))
 async def login(
     request: Request,
@@ -57,12 +71,30 @@ async def login(
 ) -> TokenOut:
     """Log a staff member in; answers a short-lived bearer token (JWT). Failed logins are limited."""
     keys = _failure_keys(request, form.username)
-    await _refuse_when_locked(keys)
+    address = request.client.host if request.client else None
+    try:
+        await _refuse_when_locked(keys)
+    except LoginLocked:
+        # Once per account and window: refusals cost no password check, so each one must not cost a write.
+        if await count(f"{keys[0][0]}:refusal-recorded", get_settings().login_failure_window_seconds + 1) == 1:
+            await _audit_failure(form.username, address, "locked")
+        raise
     try:
         staff = await service.authenticate(session, form.username, form.password)
     except NotAuthenticated:
         await _count_failure(keys)
+        # The unit of work rolls back with the 401: the failure is recorded in a transaction of its own.
+        await _audit_failure(form.username, address, "wrong_credentials")
         raise
+    await audit.record(
+        session,
+        f"staff:{staff.id}",
+        "login.succeeded",
+        "staff",
+        staff.id,
+        actor_name=staff.username,
+        client_ip=address,
+    )
     token, expires_in = service.issue_token(staff)
     # RFC 6749 §5.1: token answers must not be cached.
     response.headers["Cache-Control"] = "no-store"

@@ -5,8 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from intake_api.deps import CurrentPrincipal, StaffPrincipal
+from services.models import Category
 from services.org import service
 from services.org.schemas import CategoryOut, OrgUnitOut
+from services.org.service import UnitView
 from shared.deps import SessionDep
 from shared.web.errors import problem_responses
 
@@ -14,7 +16,7 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 
 @router.get("/categories", response_model=list[CategoryOut], responses=problem_responses(401))
-async def list_categories(session: SessionDep, principal: CurrentPrincipal) -> list[CategoryOut]:
+async def list_categories(session: SessionDep, principal: CurrentPrincipal) -> list[Category]:
     """The active service catalog: codes, names, priorities and extra attributes."""
     return await service.list_categories(session)
 
@@ -24,6 +26,6 @@ async def get_org_unit(
     session: SessionDep,
     principal: StaffPrincipal,
     code: Annotated[str, Path(max_length=32, examples=["330203001"])],
-) -> OrgUnitOut:
+) -> UnitView:
     """Read an org unit inside your scope (staff)."""
-    return await service.unit_out(session, await service.get_unit(session, principal, code))
+    return await service.unit_view(session, await service.get_unit(session, principal, code))

@@ -1,12 +1,22 @@
 """The native request API: create from any channel, list and read in scope, the audit trail."""
 
-from typing import Annotated, Any
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from intake_api.deps import CurrentPrincipal
 from services.intake import service
-from services.intake.schemas import Channel, EventsOut, RequestCreate, RequestCreated, RequestOut, SlaState, Status
+from services.intake.schemas import (
+    Channel,
+    EventsOut,
+    RequestCounts,
+    RequestCreate,
+    RequestCreated,
+    RequestOut,
+    SlaState,
+    Status,
+)
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
@@ -78,43 +88,69 @@ async def create_request(
     return created
 
 
+@dataclass
+class ListFilters:
+    """The filters `GET /v1/requests` and `GET /v1/requests/counts` share (query parameters)."""
+
+    status: Status | None = None
+    channel: Channel | None = None
+    category: Annotated[str | None, Query(max_length=64, description="A category code or prefix")] = None
+    org_unit_code: Annotated[str | None, Query(max_length=32, description="Only this unit's subtree")] = None
+    lead_team_id: Annotated[int | None, Query(ge=1, le=2**62)] = None
+    lead_department_id: Annotated[int | None, Query(ge=1, le=2**62)] = None
+    handler_id: Annotated[int | None, Query(ge=1, le=2**62)] = None
+    received_from: Annotated[
+        CityDateTime | None,
+        Query(description=f"Received at or after this time. {CITY_TIME_NOTE}", examples=["2026-12-03T18:00:00"]),
+    ] = None
+    received_to: Annotated[
+        CityDateTime | None,
+        Query(description=f"Received at or before this time. {CITY_TIME_NOTE}", examples=["2026-12-03T18:00:00+08:00"]),
+    ] = None
+    sla_state: SlaState | None = None
+    queue: Annotated[
+        Literal["co_units", "my_units"] | None,
+        Query(
+            description="Staff work queues. `my_units`: the requests your grid team or department leads that no"
+            " member has claimed yet (claim one with `accept`); `co_units`: joint requests where your team or"
+            " department has a co-unit task still open (assigned or accepted): your 会办 to-do list"
+        ),
+    ] = None
+    assigned_to: Annotated[Literal["me"] | None, Query(description="`me`: the requests you handle (staff)")] = None
+
+    def to_service(self) -> service.RequestFilters:
+        return service.RequestFilters(**asdict(self))
+
+
+Filters = Annotated[ListFilters, Depends()]
+
+
 @router.get("/requests", response_model=Page[RequestOut], responses=problem_responses(401, 403, 404, 422))
 async def list_requests(
     session: SessionDep,
     principal: CurrentPrincipal,
-    status: Status | None = None,
-    channel: Channel | None = None,
-    category: Annotated[str | None, Query(max_length=64, description="A category code or prefix")] = None,
-    org_unit_code: Annotated[str | None, Query(max_length=32, description="Only this unit's subtree")] = None,
-    lead_team_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    lead_department_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    handler_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    received_from: Annotated[
-        CityDateTime | None,
-        Query(description=f"Received at or after this time. {CITY_TIME_NOTE}", examples=["2026-12-03T18:00:00"]),
-    ] = None,
-    received_to: Annotated[
-        CityDateTime | None,
-        Query(description=f"Received at or before this time. {CITY_TIME_NOTE}", examples=["2026-12-03T18:00:00+08:00"]),
-    ] = None,
-    sla_state: SlaState | None = None,
+    filters: Filters,
+    sort: Annotated[
+        Literal["-received", "received", "due"],
+        Query(
+            description="`-received`: newest first (the default); `received`: oldest first; `due`: the nearest"
+            " deadline first (the response deadline until accepted, then the resolution deadline)"
+        ),
+    ] = "-received",
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[RequestOut]:
-    """List requests in your scope (integrations: the ones they submitted), newest first."""
-    filters = service.RequestFilters(
-        status=status,
-        channel=channel,
-        category=category,
-        org_unit_code=org_unit_code,
-        lead_team_id=lead_team_id,
-        lead_department_id=lead_department_id,
-        handler_id=handler_id,
-        received_from=received_from,
-        received_to=received_to,
-        sla_state=sla_state,
-    )
-    return await service.list_requests(session, principal, filters, cursor, limit)
+    """List requests in your scope (integrations: the ones they submitted). Staff also see the joint requests
+    their team or department works on as a co-unit; `assigned_to=me` and `queue=my_units` are the handler's
+    two work queues."""
+    return await service.list_requests(session, principal, filters.to_service(), cursor, limit, sort=sort)
+
+
+@router.get("/requests/counts", response_model=RequestCounts, responses=problem_responses(401, 403, 404, 422))
+async def count_requests(session: SessionDep, principal: CurrentPrincipal, filters: Filters) -> RequestCounts:
+    """How many requests the same filters as `GET /v1/requests` match: in all, per status and per SLA
+    standing (黄牌 warning, 红牌 overdue), for a queue's tabs and badges."""
+    return await service.count_requests(session, principal, filters.to_service())
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut, responses=problem_responses(401, 403, 404, 422))

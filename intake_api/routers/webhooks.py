@@ -5,11 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from intake_api.deps import CurrentPrincipal
+from services.models import WebhookSubscription
 from services.webhooks import service
 from services.webhooks.schemas import DeliveryOut, DeliveryState, WebhookCreate, WebhookCreated, WebhookOut
+from services.webhooks.service import DeliveryView
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
+from shared.views import Rows
 from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -22,13 +25,13 @@ Id = Annotated[int, Path(ge=1, le=2**62, description="The subscription's id")]
     response_model=WebhookCreated,
     responses=problem_responses(401, 403, 409, 413, 422),
 )
-async def create_webhook(session: SessionDep, principal: CurrentPrincipal, body: WebhookCreate) -> WebhookCreated:
+async def create_webhook(session: SessionDep, principal: CurrentPrincipal, body: WebhookCreate) -> WebhookSubscription:
     """Subscribe your API key to events; the signing `secret` is in this answer only."""
     return await service.create_subscription(session, principal, body)
 
 
 @router.get("", response_model=list[WebhookOut], responses=problem_responses(401, 403))
-async def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookOut]:
+async def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookSubscription]:
     """List your API key's subscriptions (never their secrets)."""
     return await service.list_subscriptions(session, principal)
 
@@ -57,6 +60,6 @@ async def list_webhook_deliveries(
     state: DeliveryState | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[DeliveryOut]:
+) -> Rows[DeliveryView]:
     """List one subscription's deliveries, newest first, with their attempts and last error."""
     return await service.list_deliveries(session, principal, webhook_id, state=state, cursor=cursor, limit=limit)

@@ -5,7 +5,7 @@ from typing import Any
 
 from routing_worker.tasks import cron_task, task
 from services.lifecycle.deadlines import recompute_ahead
-from services.lifecycle.sweep import sweep
+from services.lifecycle.sweep import sla_clock
 from shared.db import unit_of_work
 
 logger = logging.getLogger("minqing.sla")
@@ -13,9 +13,10 @@ logger = logging.getLogger("minqing.sla")
 
 @cron_task(second={0, 20, 40}, run_at_startup=True)
 async def sla_sweep(ctx: dict[str, Any]) -> dict[str, int]:
-    """Turn requests yellow or red as their deadlines near and pass; close unevaluated ones after 7 days."""
+    """Turn requests yellow or red as their deadlines near and pass (red escalates a level), climb still-overdue
+    ones a level further each escalation delay, and close unevaluated ones after 7 days."""
     async with unit_of_work() as session:
-        counts = await sweep(session)
+        counts = await sla_clock(session)
     if any(counts.values()):
         logger.info("sla sweep", extra=counts)
     return counts

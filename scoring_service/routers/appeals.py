@@ -6,10 +6,12 @@ from fastapi import APIRouter, Path, Query, Response
 
 from scoring_service.deps import DeciderPrincipal, StaffPrincipal
 from services.scoring import appeals
+from services.scoring.appeals import AppealView
 from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut
 from shared.deps import IfMatch, SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
+from shared.views import Rows
 from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/scores/appeals", tags=["appeals"])
@@ -39,7 +41,7 @@ AppealId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 )
 async def file_appeal(
     session: SessionDep, principal: StaffPrincipal, body: AppealCreate, response: Response
-) -> AppealOut:
+) -> AppealView:
     """Appeal a request's inclusion in your unit's rates (an unreasonable demand, or not your responsibility).
 
     Filed by a member of the grid team or department (or an admin), for a request dispatched to it.
@@ -57,13 +59,13 @@ async def list_appeals(
     status: Annotated[Literal["pending", "approved", "rejected"] | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[AppealOut]:
+) -> Rows[AppealView]:
     """Appeals of the handling units in your scope, oldest first."""
     return await appeals.list_appeals(session, principal, status=status, cursor=cursor, limit=limit)
 
 
 @router.get("/{appeal_id}", response_model=AppealOut, responses=problem_responses(401, 403, 404, 422))
-async def get_appeal(session: SessionDep, principal: StaffPrincipal, appeal_id: AppealId) -> AppealOut:
+async def get_appeal(session: SessionDep, principal: StaffPrincipal, appeal_id: AppealId) -> AppealView:
     """One appeal."""
     return await appeals.get_appeal(session, principal, appeal_id)
 
@@ -73,6 +75,6 @@ async def get_appeal(session: SessionDep, principal: StaffPrincipal, appeal_id: 
 )
 async def decide_appeal(
     session: SessionDep, principal: DeciderPrincipal, appeal_id: AppealId, body: AppealDecision, if_match: IfMatch
-) -> AppealOut:
+) -> AppealView:
     """Approve or reject a pending appeal (supervisor or admin in scope; not the filer). Send the version read."""
     return await appeals.decide_appeal(session, principal, appeal_id, body, if_match)

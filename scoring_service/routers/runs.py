@@ -5,12 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from scoring_service.deps import RunPrincipal, SnapshotDep, StaffPrincipal, VerifyPrincipal
+from services.models import ScoreRun
 from services.scoring import service
 from services.scoring.periods import PERIOD_RE
 from services.scoring.schemas import RunCreate, RunOut, VerifyOut
 from shared.deps import SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
+from shared.views import Rows
 from shared.web.errors import problem_responses
 
 router = APIRouter(prefix="/v1/scores/runs", tags=["score runs"])
@@ -41,7 +43,7 @@ RUN_LINKS = {
 )
 async def start_run(
     session: SessionDep, snapshot: SnapshotDep, principal: RunPrincipal, body: RunCreate, response: Response
-) -> RunOut:
+) -> ScoreRun:
     """Compute the scores of a period as of a time (default now) under a scheme (default the current one).
 
     Small periods are computed in this request (`201`, status `done`); large ones, or `background: true`,
@@ -54,7 +56,7 @@ async def start_run(
     else:
         response.status_code = 202
     response.headers["Location"] = f"/v1/scores/runs/{run.id}"
-    return service.run_out(run)
+    return run
 
 
 @router.get("", response_model=Page[RunOut], responses=problem_responses(401, 403, 422))
@@ -64,15 +66,15 @@ async def list_runs(
     period: Annotated[str | None, Query(pattern=PERIOD_RE, max_length=7, examples=["2026-10"])] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[RunOut]:
+) -> Rows[ScoreRun]:
     """List runs, newest first, optionally of one period."""
     return await service.list_runs(session, period, cursor, limit)
 
 
 @router.get("/{run_id}", response_model=RunOut, responses=problem_responses(401, 403, 404, 422))
-async def get_run(session: SessionDep, principal: StaffPrincipal, run_id: RunId) -> RunOut:
+async def get_run(session: SessionDep, principal: StaffPrincipal, run_id: RunId) -> ScoreRun:
     """A run's status and progress (phase, months aggregated, fraction done), its as_of and scheme version."""
-    return service.run_out(await service.get_run(session, run_id))
+    return await service.get_run(session, run_id)
 
 
 @router.post("/{run_id}/verify", response_model=VerifyOut, responses=problem_responses(401, 403, 404, 409, 422))

@@ -11,9 +11,14 @@ A community with no request of that category in the 28 days has a baseline of 0,
 request at all would be "infinitely unlikely"; λ is floored at `LAMBDA_FLOOR` = 1/28 per day, as if
 one request had come in the 28 days, so a first-ever burst can still alert (5 requests then have
 P ≈ 4.7e-10, 3 key-group requests P ≈ 7.4e-6) while the p-value stays a real number.
+
+These numbers are the defaults of the rule settings (`hotspots.*`): the functions take a `HotspotRules`
+with the ones in force. A window other than 24 h compares its count with the daily mean scaled to it.
 """
 
 import math
+
+from services.config.schemas import HotspotRules
 
 P_THRESHOLD = 0.001
 MIN_COUNT = 5
@@ -21,6 +26,9 @@ MIN_COUNT_KEY_GROUP = 3
 BASELINE_DAYS = 28
 # As if one request had come in the 28 baseline days.
 LAMBDA_FLOOR = 1.0 / BASELINE_DAYS
+# The numbers above are the defaults; the rule settings (`hotspots.*`, services/config) hold the ones in force.
+DEFAULT_RULES = HotspotRules()
+HOURS_PER_DAY = 24
 
 # Terms smaller than this fraction of the running sum no longer change a double.
 _NEGLIGIBLE = 1e-17
@@ -116,16 +124,19 @@ def poisson_upper_tail(k: int, lam: float) -> float:
     return min(1.0, max(0.0, 1.0 - lower))
 
 
-def min_count(key_group: bool) -> int:
-    return MIN_COUNT_KEY_GROUP if key_group else MIN_COUNT
+def min_count(key_group: bool, rules: HotspotRules = DEFAULT_RULES) -> int:
+    return rules.key_group_min_count if key_group else rules.min_count
 
 
-def effective_lambda(baseline_daily_mean: float) -> float:
-    """λ the test uses: the baseline daily mean, floored at `LAMBDA_FLOOR`."""
-    return max(baseline_daily_mean, LAMBDA_FLOOR)
+def effective_lambda(baseline_daily_mean: float, rules: HotspotRules = DEFAULT_RULES) -> float:
+    """λ the test uses: the baseline daily mean, floored at one request per baseline period (`LAMBDA_FLOOR`
+    for 28 days), scaled to the window's length (×1 for the default 24 h)."""
+    return max(baseline_daily_mean, 1.0 / rules.baseline_days) * rules.window_hours / HOURS_PER_DAY
 
 
-def is_hotspot(count: int, baseline_daily_mean: float, key_group: bool) -> tuple[bool, float]:
+def is_hotspot(
+    count: int, baseline_daily_mean: float, key_group: bool, rules: HotspotRules = DEFAULT_RULES
+) -> tuple[bool, float]:
     """Whether `count` requests in 24 h are a hot spot against the baseline, with the p-value.
 
     The p-value is P(X ≥ count) under Poisson(max(baseline_daily_mean, 1/28)); it is returned even
@@ -135,5 +146,5 @@ def is_hotspot(count: int, baseline_daily_mean: float, key_group: bool) -> tuple
         raise ValueError("count must be ≥ 0")
     if baseline_daily_mean < 0 or not math.isfinite(baseline_daily_mean):
         raise ValueError("baseline_daily_mean must be a finite number ≥ 0")
-    p_value = poisson_upper_tail(count, effective_lambda(baseline_daily_mean))
-    return count >= min_count(key_group) and p_value < P_THRESHOLD, p_value
+    p_value = poisson_upper_tail(count, effective_lambda(baseline_daily_mean, rules))
+    return count >= min_count(key_group, rules) and p_value < rules.p_value, p_value

@@ -15,6 +15,7 @@ class AlertOut(BaseModel):
     """A hot spot: an unusual number of requests of one top-level category in one community in 24 h."""
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -32,7 +33,7 @@ class AlertOut(BaseModel):
                     "raised_at": "2026-11-26T17:35:00.120000+08:00",
                 }
             ]
-        }
+        },
     )
 
     id: int

@@ -34,18 +34,22 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from services.alerts.hotspots import BASELINE_DAYS, MIN_COUNT, MIN_COUNT_KEY_GROUP, is_hotspot
+from services.alerts.hotspots import DEFAULT_RULES, is_hotspot
 from services.alerts.schemas import AlertOut
+from services.config import service as config
+from services.config.schemas import HotspotRules
 from services.models import Category, HotspotAlert, OrgUnit, Request
 from services.webhooks.service import emit
 from shared.auth import Principal
 from shared.errors import Forbidden
-from shared.pagination import Page, decode_cursor, next_cursor
+from shared.pagination import decode_cursor, next_cursor
+from shared.views import Rows, RowWith
 
 logger = logging.getLogger("minqing.alerts")
 
-WINDOW = timedelta(hours=24)
-BASELINE = timedelta(days=BASELINE_DAYS)
+# The defaults; a scan uses the rule settings' window and baseline (`hotspots.window_hours`, `baseline_days`).
+WINDOW = timedelta(hours=DEFAULT_RULES.window_hours)
+BASELINE = timedelta(days=DEFAULT_RULES.baseline_days)
 # `/3302/330203/330203001/330203001001/…` split on "/" is "", city, district, street, community, …
 COMMUNITY_PATH_ELEMENT = 5
 EVENT_TYPE = "alert.raised"
@@ -60,13 +64,14 @@ class Window:
     baseline_start: datetime
 
 
-def window_for(now: datetime) -> Window:
-    """The 24 h window a scan at `now` looks at: it ends at the end of `now`'s hour."""
+def window_for(now: datetime, rules: HotspotRules = DEFAULT_RULES) -> Window:
+    """The window (24 h by default) a scan at `now` looks at: it ends at the end of `now`'s hour."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    length, baseline = timedelta(hours=rules.window_hours), timedelta(days=rules.baseline_days)
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    start = hour + timedelta(hours=1) - WINDOW
-    return Window(start=start, end=start + WINDOW, baseline_start=start - BASELINE)
+    start = hour + timedelta(hours=1) - length
+    return Window(start=start, end=start + length, baseline_start=start - baseline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ class _Counts:
     key_group: bool
 
 
-def _counts_query(window: Window, now: datetime) -> Select[Any]:
+def _counts_query(window: Window, now: datetime, rules: HotspotRules = DEFAULT_RULES) -> Select[Any]:
     """Per (community, top-level category): requests in the window and in the 28 days before.
 
     One aggregate over the requests received in the 29 days; pairs under the smallest threshold
@@ -110,7 +115,7 @@ def _counts_query(window: Window, now: datetime) -> Select[Any]:
         )
         .where(recent.c.community_code != "")
         .group_by(recent.c.community_code, recent.c.category_root)
-        .having(count_24h >= min(MIN_COUNT, MIN_COUNT_KEY_GROUP))
+        .having(count_24h >= min(rules.min_count, rules.key_group_min_count))
         .subquery()
     )
     root = aliased(Category)
@@ -132,14 +137,15 @@ def _counts_query(window: Window, now: datetime) -> Select[Any]:
 
 
 async def _already_alerted(session: AsyncSession, window: Window, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
-    """The pairs that have an alert whose window overlaps this one (starts less than 24 h apart)."""
+    """The pairs that have an alert whose window overlaps this one (starts less than a window apart)."""
     if not pairs:
         return set()
+    length = window.end - window.start
     rows = await session.execute(
         select(HotspotAlert.community_id, HotspotAlert.category_root).where(
             tuple_(HotspotAlert.community_id, HotspotAlert.category_root).in_(pairs),
-            HotspotAlert.window_start > window.start - WINDOW,
-            HotspotAlert.window_start < window.start + WINDOW,
+            HotspotAlert.window_start > window.start - length,
+            HotspotAlert.window_start < window.start + length,
         )
     )
     return {(community_id, root) for community_id, root in rows}
@@ -147,13 +153,14 @@ async def _already_alerted(session: AsyncSession, window: Window, pairs: list[tu
 
 async def scan(session: AsyncSession, now: datetime) -> list[HotspotAlert]:
     """Raise the hot-spot alerts due at `now`; return the ones this scan inserted (and announced)."""
-    window = window_for(now)
+    rules = (await config.current(session)).hotspots
+    window = window_for(now, rules)
     await session.execute(select(func.pg_advisory_xact_lock(SCAN_LOCK_KEY)))
     hot: list[tuple[_Counts, float, float]] = []
-    for row in await session.execute(_counts_query(window, now)):
+    for row in await session.execute(_counts_query(window, now, rules)):
         counts = _Counts(*row)
-        baseline_mean = counts.baseline_count / BASELINE_DAYS
-        raise_it, p_value = is_hotspot(counts.count_24h, baseline_mean, counts.key_group)
+        baseline_mean = counts.baseline_count / rules.baseline_days
+        raise_it, p_value = is_hotspot(counts.count_24h, baseline_mean, counts.key_group, rules)
         if raise_it:
             hot.append((counts, baseline_mean, p_value))
     done = await _already_alerted(session, window, [(c.community_id, c.category_root) for c, _, _ in hot])
@@ -196,27 +203,27 @@ def webhook_fields(alert: HotspotAlert, counts: _Counts) -> dict[str, Any]:
 
     (`id`, `type` and `occurred_at` = `raised_at` are the webhook envelope's.)
     """
-    out = _alert_out(alert, counts.community_code, counts.community_name, counts.category_name)
-    fields = out.model_dump(mode="json")
+    view = AlertView(alert, counts.community_code, counts.community_name, counts.category_name)
+    fields = AlertOut.model_validate(view).model_dump(mode="json")
     fields["alert_id"] = fields.pop("id")
     return fields
 
 
-def _alert_out(alert: HotspotAlert, community_code: str, community_name: str, category_name: str | None) -> AlertOut:
-    return AlertOut(
-        id=alert.id,
-        community_code=community_code,
-        community_name=community_name,
-        category_root=alert.category_root,
-        category_name=category_name or alert.category_root,
-        count_24h=alert.count_24h,
-        baseline_daily_mean=alert.baseline_daily_mean,
-        p_value=alert.p_value,
-        key_group=alert.key_group,
-        window_start=alert.window_start,
-        window_end=alert.window_start + WINDOW,
-        raised_at=alert.raised_at,
-    )
+@dataclass(frozen=True, slots=True)
+class AlertView(RowWith[HotspotAlert]):
+    """An alert with its community's code and name and its top-level category's name (`AlertOut`)."""
+
+    community_code: str
+    community_name: str
+    root_name: str | None  # the top-level category's name, when it has one
+
+    @property
+    def category_name(self) -> str:
+        return self.root_name or self.row.category_root
+
+    @property
+    def window_end(self) -> datetime:
+        return self.row.window_start + WINDOW
 
 
 async def list_alerts(
@@ -227,7 +234,7 @@ async def list_alerts(
     cursor: str | None,
     limit: int,
     category_root: str | None = None,
-) -> Page[AlertOut]:
+) -> Rows[AlertView]:
     """Alerts of the communities in the principal's subtree, newest (`raised_at`) first, cursor-paged.
 
     `since` keeps the alerts raised at or after it. Staff scoped below a community (a grid) see none:
@@ -253,5 +260,5 @@ async def list_alerts(
         stmt = stmt.where(tuple_(HotspotAlert.raised_at, HotspotAlert.id) < tuple_(anchor, after))
     order = (HotspotAlert.raised_at.desc(), HotspotAlert.id.desc())
     rows = list(await session.execute(stmt.order_by(*order).limit(limit)))
-    items = [_alert_out(alert, code, name, category_name) for alert, code, name, category_name in rows]
-    return Page(items=items, next_cursor=next_cursor([a.id for a, _, _, _ in rows], limit))
+    items = [AlertView(alert, code, name, category_name) for alert, code, name, category_name in rows]
+    return Rows(items, next_cursor([a.id for a, _, _, _ in rows], limit))

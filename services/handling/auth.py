@@ -47,3 +47,32 @@ def check_may_act(principal: Principal, request: Request, action: str, caller: S
 def claims_from_queue(principal: Principal, request: Request) -> bool:
     """Accepting a queued request makes the accepting handler its handler."""
     return request.handler_id is None and principal.role == HANDLER
+
+
+# ---- joint handling (会办) -----------------------------------------------------------------------
+
+
+def check_may_work_co_task(
+    principal: Principal, request: Request, action: str, *, is_member: bool, can_see: bool
+) -> None:
+    """A co-unit's members accept and reply on their unit's task; a dispatcher in scope waives it.
+    Whoever cannot see the request gets a 404, as if it were absent."""
+    is_dispatcher = principal.role == DISPATCHER and principal.covers(request.unit_path)
+    if not (can_see or is_member or is_dispatcher):
+        raise RequestNotFound(f"No request {request.id}")
+    if action == "waive":
+        if not is_dispatcher:
+            raise Forbidden("Only a dispatcher may waive a co-unit's reply")
+    elif not is_member:
+        raise Forbidden("Only members of the co-unit may accept or reply on its task")
+
+
+# ---- duplicates ----------------------------------------------------------------------------------
+
+
+def may_review_duplicates(principal: Principal, *, in_scope: list[Request], handled: list[Request]) -> bool:
+    """Linking and unlinking duplicates: a dispatcher whose subtree holds the requests `in_scope`, or the
+    handler of the requests `handled` (unlinking: the original's; linking: both)."""
+    if principal.role == DISPATCHER:
+        return all(principal.covers(r.unit_path) for r in in_scope)
+    return principal.role == HANDLER and all(r.handler_id == principal.id for r in handled)

@@ -1,5 +1,8 @@
 """The handler workflow (accept, return, note, suspend, resume, resolve, reassign, escalate, joint,
-classify) and the citizen's feedback (民情反馈/评议). Takes the session, never commits."""
+classify) and the citizen's feedback (民情反馈/评议). Takes the session, never commits.
+
+Returns and their review live in `returns.py`, joint handling (co-unit tasks) in `joint.py`, duplicate
+review in `duplicates.py`; `return_request`, `review_return` and `joint` are re-exported here."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -9,33 +12,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.handling import auth
 from services.handling.errors import AlreadyClassified, AlreadyEvaluated, NotYetResolved
+from services.handling.joint import cancel_co_task_of_lead, check_co_tasks_done
+from services.handling.joint import joint as joint
+from services.handling.returns import recategorise, supersede_pending_return
+from services.handling.returns import return_request as return_request
+from services.handling.returns import review_return as review_return
 from services.handling.schemas import (
     AcceptIn,
     ClassifyIn,
     EscalateIn,
     FeedbackIn,
-    JointIn,
     NoteIn,
     ReassignIn,
     ResolveIn,
     ResumeIn,
-    ReturnIn,
     SuspendIn,
 )
 from services.handling.workflow import next_status
+from services.intake import service as intake
 from services.intake.errors import RequestNotFound
+from services.lifecycle import escalation
 from services.lifecycle.changes import close_duplicates, record_change, schedule_routing
 from services.models import Assignment, Category, Department, Feedback, Member, OrgUnit, Request, SlaPolicy, Team
 from services.org import repository as org_repo
-from services.routing.geodata import district_path
 from services.routing.service import end_active_assignment
 from services.sla import service as sla
-from services.sla.policy import BUILT_IN_GENERAL, PolicyTerms, deadlines, pick_policy, warning_time
+from services.sla.policy import BUILT_IN_GENERAL, PolicyTerms, deadlines, warning_time
 from shared.auth import Principal, actor_of
-from shared.errors import InvalidInput, StaleVersion, field_error
+from shared.errors import Forbidden, InvalidInput, StaleVersion, field_error
 from shared.schemas import local_iso
-
-MAX_RETURNS_BEFORE_DISPATCH = 1  # the second return goes to a dispatcher
 
 
 async def _is_member(session: AsyncSession, principal: Principal, request: Request) -> bool:
@@ -58,7 +63,13 @@ async def load_for_action(
     if request is None or not principal.is_staff:
         raise RequestNotFound(f"No request {request_id}")
     is_lead_member = auth.needs_membership_check(principal, request) and await _is_member(session, principal, request)
-    auth.check_may_act(principal, request, action, auth.standing(principal, request, is_lead_member=is_lead_member))
+    try:
+        auth.check_may_act(principal, request, action, auth.standing(principal, request, is_lead_member=is_lead_member))
+    except RequestNotFound:
+        # A co-unit's member sees the request (and works on its own task) but does not act for the lead.
+        if await intake.can_see(session, principal, request):
+            raise Forbidden("Only the request's handler or a dispatcher in scope may do this") from None
+        raise
     if if_match is not None and if_match != request.version:
         raise StaleVersion(f"The request changed (version {request.version}, you sent {if_match}); read it again")
     return request
@@ -101,39 +112,6 @@ async def accept(session: AsyncSession, principal: Principal, request: Request, 
     )
 
 
-async def return_request(session: AsyncSession, principal: Principal, request: Request, data: ReturnIn) -> None:
-    """Give the request back: the first return re-routes it without this handler, the second goes to a dispatcher."""
-    next_status("return", request.status)
-    returned_by = request.handler_id
-    await session.execute(
-        update(Assignment)
-        .where(Assignment.request_id == request.id, Assignment.active.is_(True))
-        .values(handler_id=returned_by, end_reason="returned")
-    )
-    await end_active_assignment(session, request.id, "returned")
-    request.return_count += 1
-    returned_unit = {"team_id": request.lead_team_id, "department_id": request.lead_department_id}
-    request.handler_id = request.lead_team_id = request.lead_department_id = None
-    request.co_department_ids = []
-    request.accepted_at = None
-    data_out = {
-        "reason": data.reason,
-        "returned_by": returned_by,
-        **returned_unit,
-        "return_count": request.return_count,
-    }
-    if request.return_count > MAX_RETURNS_BEFORE_DISPATCH:
-        request.unit_path = district_path(request.unit_path)
-        await record_change(
-            session, request, "returned", actor_of(principal), to_status="needs_dispatch", note=data.note, data=data_out
-        )
-        return
-    await record_change(
-        session, request, "returned", actor_of(principal), to_status="received", note=data.note, data=data_out
-    )
-    schedule_routing(session, request)
-
-
 async def add_note(session: AsyncSession, principal: Principal, request: Request, data: NoteIn) -> None:
     next_status("note", request.status)
     await record_change(session, request, "note", actor_of(principal), note=data.text, public=data.public)
@@ -168,7 +146,9 @@ async def resume(session: AsyncSession, principal: Principal, request: Request, 
 
 
 async def resolve(session: AsyncSession, principal: Principal, request: Request, data: ResolveIn) -> None:
+    """The lead reports the outcome; with a joint request, only once every co-unit replied or was waived."""
     to = next_status("resolve", request.status)
+    await check_co_tasks_done(session, request)
     now = datetime.now(UTC)
     request.resolved_at = now
     request.outcome = data.outcome
@@ -235,47 +215,26 @@ async def reassign(session: AsyncSession, principal: Principal, request: Request
     request.handler_id, request.lead_team_id, request.lead_department_id = handler_id, team_id, department_id
     request.unit_path = unit_path
     request.accepted_at = None
-    await record_change(
-        session,
-        request,
-        "reassigned",
-        actor_of(principal),
-        to_status=to,
-        note=data.note,
-        data={"handler_id": handler_id, "team_id": team_id, "department_id": department_id},
-    )
+    detail: dict[str, Any] = {"handler_id": handler_id, "team_id": team_id, "department_id": department_id}
+    # The new lead is no longer its own co-unit; a return under review is decided by this reassignment.
+    cancelled = await cancel_co_task_of_lead(session, request)
+    if cancelled is not None:
+        detail["co_task_cancelled"] = cancelled
+    superseded = await supersede_pending_return(session, request, actor_of(principal))
+    if superseded is not None:
+        detail["return_superseded"] = superseded
+    await record_change(session, request, "reassigned", actor_of(principal), to_status=to, note=data.note, data=detail)
 
 
 async def escalate(session: AsyncSession, principal: Principal, request: Request, data: EscalateIn) -> None:
+    """One level up the org tree, as the SLA clock escalates (services/lifecycle/escalation.py)."""
     next_status("escalate", request.status)
-    request.escalated_at = datetime.now(UTC)
-    parent = _parent_path(request.unit_path)
-    await record_change(
-        session, request, "escalated", actor_of(principal), note=data.note, data={"to_unit_path": parent}
-    )
+    await escalation.escalate(session, request, actor_of(principal), reason="manual", note=data.note)
 
 
 def _parent_path(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     return "/" + "/".join(parts[:-1]) + "/" if len(parts) > 1 else path
-
-
-async def joint(session: AsyncSession, principal: Principal, request: Request, data: JointIn) -> None:
-    """Add co-handling departments; the lead stays responsible (民情会办)."""
-    next_status("joint", request.status)
-    departments = await org_repo.departments_by_codes(session, data.department_codes)
-    for index, code in enumerate(data.department_codes):
-        if code not in departments:
-            raise InvalidInput(f"No department {code!r}", errors=[field_error(["department_codes", index], "unknown")])
-    added = [
-        d.id
-        for d in departments.values()
-        if d.id not in request.co_department_ids and d.id != request.lead_department_id
-    ]
-    request.co_department_ids = [*request.co_department_ids, *added]
-    await record_change(
-        session, request, "joint", actor_of(principal), data={"co_department_ids": request.co_department_ids}
-    )
 
 
 async def classify(session: AsyncSession, principal: Principal, request: Request, data: ClassifyIn) -> None:
@@ -286,14 +245,7 @@ async def classify(session: AsyncSession, principal: Principal, request: Request
     category = await session.scalar(select(Category).where(Category.code == data.category, Category.active.is_(True)))
     if category is None or category.code == "unknown":
         raise InvalidInput("Unknown category", errors=[field_error("category", "unknown category")])
-    request.category_code = category.code
-    if category.key_group and request.priority == "normal":
-        request.priority = "high"
-    terms = pick_policy(await sla.policies(session), category.code, request.priority)
-    due = deadlines(await sla.calendar(session), terms, request.received_at)
-    request.sla_policy_id = terms.id
-    request.respond_by, request.resolve_by = due.respond_by, due.resolve_by
-    request.respond_warn_at, request.resolve_warn_at = due.respond_warn_at, due.resolve_warn_at
+    await recategorise(session, request, category.code)
     await record_change(
         session, request, "classified", actor_of(principal), to_status=to, data={"category": category.code}
     )

@@ -2,17 +2,20 @@
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import service as audit
+from services.audit.service import changes as audit_changes
 from services.identity.errors import ApiKeyNotFound, StaffNotFound
-from services.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, StaffCreate, StaffOut, StaffUpdate
+from services.identity.schemas import ApiKeyCreate, StaffCreate, StaffUpdate
 from services.models import ApiKey, OrgUnit, StaffAccount
-from services.org import repository as org_repo
 from services.org.errors import DuplicateCode
-from services.org.service import get_unit
+from services.org.service import get_unit, in_scope
 from shared import ratelimit
 from shared.auth import (
     Credentials,
@@ -28,8 +31,13 @@ from shared.auth import (
     verify_password,
 )
 from shared.errors import NotAuthenticated, check_version, field_error
-from shared.pagination import Page, decode_cursor, next_cursor
+from shared.pagination import decode_cursor, next_cursor
 from shared.settings import get_settings
+from shared.views import Rows, RowWith
+
+# What the admin audit trail keeps of a staff account and an API key (never a password or key hash).
+STAFF_AUDIT_FIELDS = ("username", "display_name", "role", "active", "version")
+API_KEY_AUDIT_FIELDS = ("name", "prefix", "channels", "rights", "revoked_at")
 
 # last_used_at is a hint for operators, not an audit trail: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -108,36 +116,27 @@ async def _load_api_key_principal(session: AsyncSession, key: str) -> Principal:
 # ---- staff accounts --------------------------------------------------------------------------
 
 
-def _staff_out(staff: StaffAccount, scope_code: str) -> StaffOut:
-    return StaffOut(
-        id=staff.id,
-        username=staff.username,
-        display_name=staff.display_name,
-        role=staff.role,
-        scope_code=scope_code,
-        active=staff.active,
-        last_login_at=staff.last_login_at,
-        version=staff.version,
-    )
+@dataclass(frozen=True, slots=True)
+class ScopedStaff(RowWith[StaffAccount]):
+    """A staff account with the code of its scope unit (`StaffOut`)."""
+
+    scope_code: str
 
 
 async def _get_staff(session: AsyncSession, principal: Principal, staff_id: int) -> tuple[StaffAccount, OrgUnit]:
     staff = await session.get(StaffAccount, staff_id)
-    if staff is not None:
-        scope = (await org_repo.units_by_ids(session, {staff.scope_unit_id}))[staff.scope_unit_id]
-        if principal.covers(scope.path):
-            return staff, scope
-    raise StaffNotFound(f"No staff account {staff_id}")
+    missing = StaffNotFound(f"No staff account {staff_id}")
+    return await in_scope(session, principal, staff, lambda s: s.scope_unit_id, missing)
 
 
-async def get_staff(session: AsyncSession, principal: Principal, staff_id: int) -> StaffOut:
+async def get_staff(session: AsyncSession, principal: Principal, staff_id: int) -> ScopedStaff:
     staff, scope = await _get_staff(session, principal, staff_id)
-    return _staff_out(staff, scope.code)
+    return ScopedStaff(staff, scope.code)
 
 
 async def list_staff(
     session: AsyncSession, principal: Principal, *, role: str | None, cursor: str | None, limit: int
-) -> Page[StaffOut]:
+) -> Rows[ScopedStaff]:
     stmt = (
         select(StaffAccount, OrgUnit.code)
         .join(OrgUnit, OrgUnit.id == StaffAccount.scope_unit_id)
@@ -149,10 +148,10 @@ async def list_staff(
     if after is not None:
         stmt = stmt.where(StaffAccount.id > after)
     rows = list(await session.execute(stmt.order_by(StaffAccount.id).limit(limit)))
-    return Page(items=[_staff_out(s, c) for s, c in rows], next_cursor=next_cursor([s.id for s, _ in rows], limit))
+    return Rows([ScopedStaff(s, c) for s, c in rows], next_cursor([s.id for s, _ in rows], limit))
 
 
-async def create_staff(session: AsyncSession, principal: Principal, data: StaffCreate) -> StaffOut:
+async def create_staff(session: AsyncSession, principal: Principal, data: StaffCreate) -> ScopedStaff:
     scope = await get_unit(session, principal, data.scope_code)
     if await session.scalar(select(StaffAccount.id).where(StaffAccount.username == data.username)) is not None:
         raise DuplicateCode(f"Username {data.username!r} is taken", errors=[field_error("username", "taken")])
@@ -165,14 +164,17 @@ async def create_staff(session: AsyncSession, principal: Principal, data: StaffC
     )
     session.add(staff)
     await session.flush()
-    return _staff_out(staff, scope.code)
+    after = audit.snapshot(staff, STAFF_AUDIT_FIELDS) | {"scope_code": scope.code}
+    await audit.record(session, principal, "staff.created", "staff", staff.id, after=after)
+    return ScopedStaff(staff, scope.code)
 
 
 async def update_staff(
     session: AsyncSession, principal: Principal, staff_id: int, data: StaffUpdate, if_match: int | None
-) -> StaffOut:
+) -> ScopedStaff:
     staff, scope = await _get_staff(session, principal, staff_id)
     check_version(staff.version, data.version or if_match)
+    before = audit.snapshot(staff, STAFF_AUDIT_FIELDS) | {"scope_code": scope.code}
     if data.scope_code is not None:
         scope = await get_unit(session, principal, data.scope_code)
         staff.scope_unit_id = scope.id
@@ -186,26 +188,37 @@ async def update_staff(
         staff.active = data.active
     staff.version += 1
     await session.flush()
-    return _staff_out(staff, scope.code)
+    after = audit.snapshot(staff, STAFF_AUDIT_FIELDS) | {"scope_code": scope.code}
+    if data.password is not None:
+        after["password"] = audit.REDACTED  # that it changed, never what to
+    await audit.record(
+        session, principal, _staff_action(before, after), "staff", staff.id, **audit_changes(before, after)
+    )
+    return ScopedStaff(staff, scope.code)
+
+
+def _staff_action(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """`staff.deactivated`, `staff.reactivated`, `staff.role_changed` or `staff.updated`."""
+    if before.get("active") and not after.get("active"):
+        return "staff.deactivated"
+    if not before.get("active") and after.get("active"):
+        return "staff.reactivated"
+    if before.get("role") != after.get("role"):
+        return "staff.role_changed"
+    return "staff.updated"
 
 
 # ---- API keys --------------------------------------------------------------------------------
 
 
-def _key_out(record: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=record.id,
-        name=record.name,
-        prefix=record.prefix,
-        channels=record.channels,
-        rights=record.rights,
-        created_at=record.created_at,
-        revoked_at=record.revoked_at,
-        last_used_at=record.last_used_at,
-    )
+@dataclass(frozen=True, slots=True)
+class IssuedKey(RowWith[ApiKey]):
+    """A new API key's row with the key itself, which only this answer carries (`ApiKeyCreated`)."""
+
+    key: str
 
 
-async def create_api_key(session: AsyncSession, principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
+async def create_api_key(session: AsyncSession, principal: Principal, data: ApiKeyCreate) -> IssuedKey:
     require_city_admin(principal)
     new = generate_api_key()
     record = ApiKey(
@@ -219,24 +232,29 @@ async def create_api_key(session: AsyncSession, principal: Principal, data: ApiK
     session.add(record)
     await session.flush()
     await session.refresh(record)
-    return ApiKeyCreated(**_key_out(record).model_dump(), key=new.key)
+    await audit.record(
+        session, principal, "api_key.created", "api_key", record.id, after=audit.snapshot(record, API_KEY_AUDIT_FIELDS)
+    )
+    return IssuedKey(record, new.key)
 
 
-async def list_api_keys(session: AsyncSession, principal: Principal) -> list[ApiKeyOut]:
+async def list_api_keys(session: AsyncSession, principal: Principal) -> list[ApiKey]:
     require_city_admin(principal)
-    return [_key_out(k) for k in await session.scalars(select(ApiKey).order_by(ApiKey.id))]
+    return list(await session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: int) -> ApiKeyOut:
+async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: int) -> ApiKey:
     require_city_admin(principal)
     record = await session.get(ApiKey, key_id)
     if record is None:
         raise ApiKeyNotFound(f"No API key {key_id}")
     if record.revoked_at is None:
         record.revoked_at = datetime.now(UTC)
+        after = audit.snapshot(record, API_KEY_AUDIT_FIELDS)
+        await audit.record(session, principal, "api_key.revoked", "api_key", record.id, after=after)
     await session.flush()
     forget_api_keys()
-    return _key_out(record)
+    return record
 
 
 async def resolve_principal(session: AsyncSession, creds: Credentials) -> Principal:

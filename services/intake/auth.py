@@ -33,13 +33,19 @@ def check_can_list(principal: Principal) -> None:
         raise Forbidden(f"The {principal.role} role may not read requests")
 
 
-def can_see(principal: Principal, request: Request) -> bool:
-    """Integrations see what they submitted; reading staff see their subtree and what they handle."""
+def can_see(principal: Principal, request: Request, *, co_unit_member: bool = False) -> bool:
+    """Integrations see what they submitted; reading staff see their subtree, what they handle, and the
+    joint requests their team or department works on as a co-unit (`co_unit_member`, see `may_be_co_unit`)."""
     if principal.kind == "integration":
         return "requests:read" in principal.rights and request.created_by == actor_of(principal)
     if principal.role not in READERS:
         return False
-    return principal.covers(request.unit_path) or request.handler_id == principal.id
+    return principal.covers(request.unit_path) or request.handler_id == principal.id or co_unit_member
+
+
+def may_be_co_unit(principal: Principal) -> bool:
+    """Whether co-unit membership could let this caller see a request it does not see otherwise."""
+    return principal.is_staff and principal.role in READERS
 
 
 def may_reveal_pii(principal: Principal, request: Request) -> bool:

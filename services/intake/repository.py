@@ -3,15 +3,43 @@
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Select, String, Table, cast, literal_column, null, or_, select, union_all
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    exists,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.duplicates import NEARBY_METRES, NEARBY_WINDOW, SAME_PHONE_WINDOW, RequestFacts, bounding_box
-from services.models import Department, OrgUnit, OutboxEntry, Request, RequestEvent, StaffAccount, Team
+from services.config.schemas import DuplicateRules
+from services.intake.duplicates import DEFAULT_RULES, RequestFacts, bounding_box
+from services.models import (
+    CoTask,
+    Department,
+    Feedback,
+    Member,
+    OrgUnit,
+    OutboxEntry,
+    Request,
+    RequestEvent,
+    StaffAccount,
+    Team,
+)
+from services.models.handling import LIVE_CO_TASK_STATUSES, OPEN_CO_TASK_STATUSES
 from services.models.intake import OPEN_STATUSES
 from shared.db import driver_connection
 
@@ -153,19 +181,21 @@ async def new_request_id_and_candidates(
     lon: float | None,
     org_unit_id: int | None,
     phone_hash: str | None,
+    rules: DuplicateRules = DEFAULT_RULES,
 ) -> tuple[int, list[Candidate]]:
-    """A new request id, and the open requests that might be duplicates (an indexed prefilter;
-    `duplicates.is_duplicate` decides), in one round trip."""
+    """A new request id, and the open requests that might be duplicates (an indexed prefilter by `rules`'
+    distance and windows; `duplicates.is_duplicate` decides), in one round trip."""
     args: list[Any] = [received_at]
     clauses = []
+    nearby_window = timedelta(hours=rules.nearby_window_hours)
     if lat is not None and lon is not None:
-        args += [category, received_at - NEARBY_WINDOW, *bounding_box(lat, lon, NEARBY_METRES)]
+        args += [category, received_at - nearby_window, *bounding_box(lat, lon, rules.nearby_metres)]
         clauses.append("category_code = $2 AND received_at >= $3 AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7")
     elif org_unit_id is not None:
-        args += [category, received_at - NEARBY_WINDOW, org_unit_id]
+        args += [category, received_at - nearby_window, org_unit_id]
         clauses.append("category_code = $2 AND received_at >= $3 AND lat IS NULL AND org_unit_id = $4")
     if phone_hash is not None:
-        args += [phone_hash, received_at - SAME_PHONE_WINDOW]
+        args += [phone_hash, received_at - timedelta(hours=rules.same_phone_window_hours)]
         clauses.append(f"citizen_phone_hash = ${len(args) - 1} AND received_at >= ${len(args)}")
     conn = await driver_connection(session)
     if not clauses:
@@ -236,24 +266,74 @@ async def events_of(session: AsyncSession, request_id: int) -> list[RequestEvent
     )
 
 
-def list_query(
+def co_unit_requests(staff_id: int, statuses: tuple[str, ...] = LIVE_CO_TASK_STATUSES) -> Select[int]:
+    """Ids of the requests where a unit (team or department) the staff account belongs to has a co-task."""
+    return (
+        select(CoTask.request_id)
+        .join(Member, or_(Member.team_id == CoTask.team_id, Member.department_id == CoTask.department_id))
+        .where(Member.staff_id == staff_id, CoTask.status.in_(statuses))
+    )
+
+
+async def is_co_unit_member(session: AsyncSession, staff_id: int, request_id: int) -> bool:
+    """Whether the staff account belongs to a co-unit of the request (a live co-task's team or department)."""
+    found = await session.scalar(select(exists(co_unit_requests(staff_id).where(CoTask.request_id == request_id))))
+    return bool(found)
+
+
+def visible_query(
     *,
     scope_path: str,
     created_by: str | None,
     handler_id_visible: int | None,
-    after_id: int | None,
-    limit: int,
+    co_unit_staff_id: int | None = None,
+    co_units_only: bool = False,
 ) -> Select[Request]:
-    """Requests visible to a caller: under its subtree (staff), its own (integrations), newest first."""
+    """Requests visible to a caller: under its subtree (staff), its own (integrations), the joint requests its
+    units work on as co-units (staff). `co_units_only`: only those with an open co-task. Unordered."""
     visible = Request.unit_path.startswith(scope_path, autoescape=True)
     if handler_id_visible is not None:
         visible = or_(visible, Request.handler_id == handler_id_visible)
+    if co_unit_staff_id is not None:
+        visible = or_(visible, Request.id.in_(co_unit_requests(co_unit_staff_id)))
     stmt = select(Request).where(visible)
+    if co_units_only:
+        staff_id = co_unit_staff_id if co_unit_staff_id is not None else 0
+        stmt = stmt.where(Request.id.in_(co_unit_requests(staff_id, OPEN_CO_TASK_STATUSES)))
     if created_by is not None:
         stmt = stmt.where(Request.created_by == created_by)
-    if after_id is not None:
-        stmt = stmt.where(Request.id < after_id)
-    return stmt.order_by(Request.id.desc()).limit(limit)
+    return stmt
+
+
+def unit_queue(staff_id: int) -> ColumnElement[bool]:
+    """Led by a grid team or department `staff_id` is a member of, and not yet claimed by anyone (the queue)."""
+    teams = select(Member.team_id).where(Member.staff_id == staff_id, Member.team_id.is_not(None))
+    departments = select(Member.department_id).where(Member.staff_id == staff_id, Member.department_id.is_not(None))
+    return and_(
+        Request.handler_id.is_(None),
+        Request.status.in_(OPEN_STATUSES),
+        or_(Request.lead_team_id.in_(teams), Request.lead_department_id.in_(departments)),
+    )
+
+
+# The deadline a request is working to now: the response deadline until it is accepted, then the resolution one.
+DUE_AT = case(
+    (Request.status.in_(("accepted", "suspended", "resolved", "closed")), Request.resolve_by),
+    else_=Request.respond_by,
+)
+
+
+async def feedback_of(session: AsyncSession, request_ids: Iterable[int]) -> dict[int, list[Feedback]]:
+    """The citizens' evaluations of these requests, oldest first, in one query (none when no ids)."""
+    ids = sorted(set(request_ids))
+    if not ids:
+        return {}
+    found: dict[int, list[Feedback]] = {}
+    for row in await session.scalars(
+        select(Feedback).where(Feedback.request_id.in_(ids)).order_by(Feedback.request_id, Feedback.id)
+    ):
+        found.setdefault(row.request_id, []).append(row)
+    return found
 
 
 @dataclass(slots=True)
@@ -319,3 +399,31 @@ async def labels_of(session: AsyncSession, requests: Iterable[Request]) -> Label
         else:
             labels.staff_names[id_] = name
     return labels
+
+
+@dataclass(frozen=True, slots=True)
+class CoTaskRow:
+    """A co-task with its unit's code and name."""
+
+    task: CoTask
+    unit_code: str | None
+    unit_name: str
+
+
+async def co_tasks_of(session: AsyncSession, request_ids: Iterable[int]) -> dict[int, list[CoTaskRow]]:
+    """The co-tasks of these requests with their units' names, in one query (none when no ids)."""
+    ids = sorted(set(request_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(CoTask, Team.name, Department.code, Department.name)
+        .outerjoin(Team, Team.id == CoTask.team_id)
+        .outerjoin(Department, Department.id == CoTask.department_id)
+        .where(CoTask.request_id.in_(ids))
+        .order_by(CoTask.request_id, CoTask.id)
+    )
+    found: dict[int, list[CoTaskRow]] = {}
+    for task, team_name, department_code, department_name in rows.all():
+        name = team_name if task.team_id is not None else department_name
+        found.setdefault(task.request_id, []).append(CoTaskRow(task, department_code, name or ""))
+    return found

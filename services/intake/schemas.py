@@ -11,7 +11,18 @@ from shared.schemas import CITY_TIME_NOTE, CityDateTime, LocalDateTime, StrictIn
 
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
 Priority = Literal["emergency", "high", "normal"]
-Status = Literal["received", "assigned", "accepted", "resolved", "closed", "needs_dispatch", "suspended", "duplicate"]
+Status = Literal[
+    "received",
+    "assigned",
+    "accepted",
+    "resolved",
+    "closed",
+    "needs_dispatch",
+    "suspended",
+    "duplicate",
+    "return_review",
+]
+CoTaskStatus = Literal["assigned", "accepted", "replied", "waived", "cancelled"]
 SlaState = Literal["ok", "warning", "overdue"]
 CoordSystem = Literal["wgs84", "gcj02", "bd09"]
 AttributeValue = str | float | bool | list[str]
@@ -205,6 +216,54 @@ class HandlingOut(BaseModel):
     )
 
 
+class CoTaskOut(BaseModel):
+    """One co-unit's part of a joint request (协办): its unit, status, deadline and reply."""
+
+    id: int = Field(description="The task id (`/v1/requests/{id}/co-tasks/{task_id}/accept|reply|waive`)")
+    unit_kind: Literal["team", "department"]
+    unit_id: int = Field(description="The grid team's id (`TeamOut.id`) or the department's id (`DepartmentOut.id`)")
+    unit_code: str | None = Field(description="The department's code (teams have none)")
+    unit_name: str
+    status: CoTaskStatus
+    respond_by: LocalDateTime = Field(description="When the co-unit must reply")
+    accepted_at: LocalDateTime | None
+    replied_at: LocalDateTime | None
+    reply: str | None = Field(description="The co-unit's reply (for integrations: only a public one)")
+    reply_public: bool
+    waive_reason: str | None
+    version: int
+
+
+class FeedbackSeen(BaseModel):
+    """A citizen's evaluation of one resolution, as staff see it (the comment tells the handler what to redo)."""
+
+    resolution_no: int = Field(description="Which resolution it judged (1, then 2 after a reopen)")
+    resolved: bool
+    satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    comment: str | None
+    recorded_at: LocalDateTime
+
+
+class RequestCounts(BaseModel):
+    """How many requests match a list's filters: in all, per status and per SLA standing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 12,
+                    "by_status": {"assigned": 5, "accepted": 6, "suspended": 1},
+                    "by_sla_state": {"ok": 9, "warning": 2, "overdue": 1},
+                }
+            ]
+        }
+    )
+
+    total: int
+    by_status: dict[str, int]
+    by_sla_state: dict[str, int]
+
+
 class RequestOut(BaseModel):
     id: int
     tracking_no: str
@@ -223,6 +282,13 @@ class RequestOut(BaseModel):
     due: Due
     duplicate_of: int | None
     handling: HandlingOut
+    co_tasks: list[CoTaskOut] = Field(
+        description="Co-units of a joint request (民情会办), departments and grid teams, each with its own task"
+    )
+    feedback: list[FeedbackSeen] = Field(
+        default_factory=list,
+        description="The citizen's evaluations, oldest first, comments included: staff only (empty for integrations)",
+    )
     version: int
     links: dict[str, str]
 
@@ -249,6 +315,7 @@ class EventsOut(BaseModel):
 class TrackNote(BaseModel):
     occurred_at: LocalDateTime
     note: str
+    unit_name: str | None = Field(None, description="The co-unit that wrote it (joint handling), else null")
 
 
 class TrackOut(BaseModel):

@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.config import service as config
 from services.intake import auth, idempotency
 from services.intake import repository as repo
 from services.intake.attributes import check_attributes
@@ -19,12 +20,15 @@ from services.intake.schemas import (
     AssessmentCreate,
     AssessmentOut,
     CitizenOut,
+    CoTaskOut,
     DepartmentRef,
     Due,
     EventOut,
     EventsOut,
+    FeedbackSeen,
     HandlingOut,
     LocationOut,
+    RequestCounts,
     RequestCreate,
     RequestCreated,
     RequestOut,
@@ -43,7 +47,7 @@ from services.intake.tracking import (
 )
 from services.lifecycle.changes import ROUTE_TASK, route_job_id
 from services.lifecycle.events import append_event, first_event, verify_chain
-from services.models import Assessment, Category, OrgUnit, Request, Visit
+from services.models import Assessment, Category, Feedback, OrgUnit, Request, Visit
 from services.org import repository as org_repo
 from services.sla import service as sla
 from services.sla.calendar import SHANGHAI
@@ -51,7 +55,7 @@ from services.sla.policy import deadlines, pick_policy
 from shared.auth import Principal, actor_of
 from shared.crypto import field_cipher, keyed_hash
 from shared.errors import Forbidden, InvalidInput, NotFound, field_error
-from shared.pagination import Page, decode_cursor, next_cursor
+from shared.pagination import Page, decode_cursor, decode_keyset_cursor, encode_keyset_cursor, next_cursor
 from shared.queue import enqueue_after_commit
 
 __all__ = ["may_reveal_pii"]  # who-may-what lives in `auth.py`; this one is read from here too
@@ -166,6 +170,7 @@ async def _create(
     phone = data.citizen.phone
     phone_hash = keyed_hash(phone) if phone else None
     unit_id = place.unit.id if place.unit else None
+    duplicate_rules = (await config.current(session)).duplicates  # cached: no query in the common case
     request_id, candidates = await repo.new_request_id_and_candidates(
         session,
         received_at=received_at,
@@ -174,9 +179,10 @@ async def _create(
         lon=place.lon,
         org_unit_id=unit_id,
         phone_hash=phone_hash,
+        rules=duplicate_rules,
     )
     new_facts = RequestFacts(received_at, category.code, place.lat, place.lon, unit_id, phone_hash, data.description)
-    match = first_duplicate(new_facts, [(c.id, c.facts) for c in candidates])
+    match = first_duplicate(new_facts, [(c.id, c.facts) for c in candidates], duplicate_rules)
     duplicate_of = next((RequestRef(id=c.id, tracking_no=c.tracking_no) for c in candidates if c.id == match), None)
     original_id = next((c.duplicate_of_id for c in candidates if c.id == match), None)
     if original_id is not None:
@@ -273,9 +279,19 @@ def _links(request_id: int, tracking_no: str) -> dict[str, str]:
 
 async def get_request(session: AsyncSession, principal: Principal, request_id: int) -> Request:
     request = await session.get(Request, request_id)
-    if request is None or not auth.can_see(principal, request):
+    if request is None or not await can_see(session, principal, request):
         raise RequestNotFound(f"No request {request_id}")
     return request
+
+
+async def can_see(session: AsyncSession, principal: Principal, request: Request) -> bool:
+    """`auth.can_see`, asking the database about co-unit membership only when that could decide it."""
+    if auth.can_see(principal, request):
+        return True
+    if not auth.may_be_co_unit(principal):
+        return False
+    member = await repo.is_co_unit_member(session, principal.id, request.id)
+    return auth.can_see(principal, request, co_unit_member=member)
 
 
 async def request_out(
@@ -285,15 +301,22 @@ async def request_out(
     *,
     reveal_pii: bool = False,
     labels: repo.Labels | None = None,
+    co_tasks: dict[int, list[repo.CoTaskRow]] | None = None,
+    feedback: dict[int, list[Feedback]] | None = None,
 ) -> RequestOut:
     """The request as this caller may see it; revealing PII is allowed only to those with need, and audited.
 
-    `labels` are the codes and names of a whole page, read once by the caller (`repo.labels_of`).
+    `labels` are the codes and names of a whole page, read once by the caller (`repo.labels_of`), and
+    `co_tasks` its co-unit tasks (`repo.co_tasks_of`).
     """
     if reveal_pii and not may_reveal_pii(principal, request):
         raise Forbidden("Only the assigned handler and dispatchers may see the citizen's name and phone")
     if labels is None:
         labels = await repo.labels_of(session, [request])
+    if co_tasks is None:
+        co_tasks = await repo.co_tasks_of(session, [request.id])
+    if feedback is None:
+        feedback = await repo.feedback_of(session, [request.id]) if principal.is_staff else {}
     unit_code = labels.unit_codes.get(request.org_unit_id) if request.org_unit_id is not None else None
     citizen = _citizen_out(principal, request, reveal_pii)
     if reveal_pii:
@@ -324,6 +347,17 @@ async def request_out(
         due=Due(respond_by=request.respond_by, resolve_by=request.resolve_by),
         duplicate_of=request.duplicate_of_id,
         handling=_handling_out(principal, request, labels),
+        co_tasks=[_co_task_out(principal, row) for row in co_tasks.get(request.id, [])],
+        feedback=[
+            FeedbackSeen(
+                resolution_no=f.resolution_no,
+                resolved=f.resolved,
+                satisfaction=f.satisfaction,
+                comment=f.comment,
+                recorded_at=f.created_at,
+            )
+            for f in feedback.get(request.id, [])
+        ],
         version=request.version,
         links=_links(request.id, request.tracking_no),
     )
@@ -349,6 +383,27 @@ def _handling_out(principal: Principal, request: Request, labels: repo.Labels) -
             for i in request.co_department_ids or ()
             if i in labels.departments
         ],
+    )
+
+
+def _co_task_out(principal: Principal, row: repo.CoTaskRow) -> CoTaskOut:
+    task = row.task
+    team = task.team_id is not None
+    return CoTaskOut(
+        id=task.id,
+        unit_kind="team" if team else "department",
+        unit_id=task.team_id if task.team_id is not None else task.department_id or 0,
+        unit_code=None if team else row.unit_code,
+        unit_name=row.unit_name,
+        status=task.status,
+        respond_by=task.respond_by,
+        accepted_at=task.accepted_at,
+        replied_at=task.replied_at,
+        # Integrations (channel systems) see what the citizen may see: a public reply only.
+        reply=task.reply if principal.is_staff or task.reply_public else None,
+        reply_public=task.reply_public,
+        waive_reason=task.waive_reason if principal.is_staff else None,
+        version=task.version,
     )
 
 
@@ -381,14 +436,20 @@ class RequestFilters:
     received_from: datetime | None = None
     received_to: datetime | None = None
     sla_state: str | None = None
+    # `co_units`: joint requests where the caller's unit has an open co-task; `my_units`: the unclaimed
+    # requests led by the caller's team or department (the queue its members claim from).
+    queue: str | None = None
+    assigned_to: str | None = None  # `me`: the requests the caller handles
 
 
-async def list_requests(
-    session: AsyncSession, principal: Principal, filters: RequestFilters, cursor: str | None, limit: int
-) -> Page[RequestOut]:
+async def _visible(session: AsyncSession, principal: Principal, filters: RequestFilters) -> Select[Request]:
+    """The caller's requests matching `filters`, unordered."""
     auth.check_can_list(principal)
     if principal.kind == "integration":
         scope_path, created_by, own_handler = "/", actor_of(principal), None
+        if filters.assigned_to is not None or filters.queue is not None:
+            name = "queue" if filters.queue is not None else "assigned_to"
+            raise InvalidInput("Work queues are for staff", errors=[field_error(["query", name], "staff only")])
     else:
         scope_path, created_by, own_handler = principal.scope_path, None, principal.id
     if filters.org_unit_code is not None:
@@ -396,13 +457,18 @@ async def list_requests(
         if unit is None or not principal.covers(unit.path):
             raise NotFound(f"No org unit {filters.org_unit_code!r}")
         scope_path, own_handler = unit.path, None
-    stmt = repo.list_query(
+    co_unit_staff = principal.id if auth.may_be_co_unit(principal) and filters.org_unit_code is None else None
+    stmt = repo.visible_query(
         scope_path=scope_path,
         created_by=created_by,
         handler_id_visible=own_handler,
-        after_id=decode_cursor(cursor),
-        limit=limit,
+        co_unit_staff_id=co_unit_staff,
+        co_units_only=filters.queue == "co_units",
     )
+    if filters.queue == "my_units":
+        stmt = stmt.where(repo.unit_queue(principal.id))
+    if filters.assigned_to == "me":
+        stmt = stmt.where(Request.handler_id == principal.id)
     if filters.status:
         stmt = stmt.where(Request.status == filters.status)
     if filters.channel:
@@ -424,10 +490,76 @@ async def list_requests(
         stmt = stmt.where(Request.received_at < filters.received_to)
     if filters.sla_state:
         stmt = stmt.where(Request.sla_state == filters.sla_state)
+    return stmt
+
+
+def _invalid_cursor() -> InvalidInput:
+    return InvalidInput("The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")])
+
+
+def _page_order(stmt: Select[Request], sort: str, cursor: str | None, limit: int) -> Select[Request]:
+    """`-received`: newest first (by id); `received`: oldest first; `due`: the nearest deadline first."""
+    if sort == "due":
+        after = decode_keyset_cursor(cursor)
+        if after is not None:
+            try:
+                due = datetime.fromisoformat(after[0])
+            except ValueError as exc:
+                raise _invalid_cursor() from exc
+            stmt = stmt.where(tuple_(repo.DUE_AT, Request.id) > tuple_(literal(due), literal(after[1])))
+        return stmt.order_by(repo.DUE_AT, Request.id).limit(limit)
+    after_id = decode_cursor(cursor)
+    if sort == "received":
+        if after_id is not None:
+            stmt = stmt.where(Request.id > after_id)
+        return stmt.order_by(Request.id).limit(limit)
+    if after_id is not None:
+        stmt = stmt.where(Request.id < after_id)
+    return stmt.order_by(Request.id.desc()).limit(limit)
+
+
+def _due_of(request: Request) -> datetime:
+    """The deadline the request works to now (as `repo.DUE_AT` computes it in SQL)."""
+    responded = request.status in ("accepted", "suspended", "resolved", "closed")
+    return request.resolve_by if responded else request.respond_by
+
+
+async def list_requests(
+    session: AsyncSession,
+    principal: Principal,
+    filters: RequestFilters,
+    cursor: str | None,
+    limit: int,
+    sort: str = "-received",
+) -> Page[RequestOut]:
+    stmt = _page_order(await _visible(session, principal, filters), sort, cursor, limit)
     requests = list(await session.scalars(stmt))
     labels = await repo.labels_of(session, requests)
-    items = [await request_out(session, principal, r, labels=labels) for r in requests]
-    return Page(items=items, next_cursor=next_cursor([r.id for r in requests], limit))
+    ids = [r.id for r in requests]
+    co_tasks = await repo.co_tasks_of(session, ids)
+    feedback = await repo.feedback_of(session, ids) if principal.is_staff else {}
+    items = [
+        await request_out(session, principal, r, labels=labels, co_tasks=co_tasks, feedback=feedback) for r in requests
+    ]
+    if sort == "due":
+        last = requests[-1] if requests and len(requests) == limit else None
+        more = encode_keyset_cursor(_due_of(last).isoformat(), last.id) if last is not None else None
+        return Page(items=items, next_cursor=more)
+    return Page(items=items, next_cursor=next_cursor(ids, limit))
+
+
+async def count_requests(session: AsyncSession, principal: Principal, filters: RequestFilters) -> RequestCounts:
+    """How many of the caller's requests match `filters`, in all, per status and per SLA standing."""
+    matching = (await _visible(session, principal, filters)).subquery()
+    rows = await session.execute(
+        select(matching.c.status, matching.c.sla_state, func.count()).group_by(matching.c.status, matching.c.sla_state)
+    )
+    by_status: dict[str, int] = {}
+    by_sla_state: dict[str, int] = {}
+    for status, sla_state, n in rows:
+        by_status[status] = by_status.get(status, 0) + n
+        by_sla_state[sla_state] = by_sla_state.get(sla_state, 0) + n
+    return RequestCounts(total=sum(by_status.values()), by_status=by_status, by_sla_state=by_sla_state)
 
 
 async def request_events(session: AsyncSession, principal: Principal, request_id: int) -> EventsOut:
@@ -489,8 +621,18 @@ async def track(
         category_name=category.name if category else request.category_code,
         received_at=request.received_at,
         due=Due(respond_by=request.respond_by, resolve_by=request.resolve_by),
-        public_notes=[TrackNote(occurred_at=e.occurred_at, note=e.note) for e in events if e.public and e.note],
+        # A co-unit's public reply carries the co-unit's name (a unit, never a person).
+        public_notes=[
+            TrackNote(occurred_at=e.occurred_at, note=e.note, unit_name=_co_unit_name(e.data))
+            for e in events
+            if e.public and e.note
+        ],
     )
+
+
+def _co_unit_name(data: dict[str, Any]) -> str | None:
+    name = data.get("co_unit_name")
+    return name if isinstance(name, str) else None
 
 
 # ---- visits and assessments ------------------------------------------------------------------

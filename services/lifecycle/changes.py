@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lifecycle.events import GENESIS, chain_to, lock_chains
+from services.lifecycle.notices import webhook_actor
 from services.models import OutboxEntry, Request, RequestEvent
 from services.webhooks.service import emit_many
 from shared.queue import enqueue_after_commit
@@ -35,11 +36,6 @@ async def record_change(
     batch = ChangeBatch()
     batch.record(request, kind, actor, to_status=to_status, note=note, public=public, data=data)
     await batch.write(session)
-
-
-def _webhook_actor(request: Request) -> str | None:
-    """The actor a request's status webhooks are for: the integration that submitted it, else None."""
-    return request.created_by if request.created_by.startswith("key:") else None
 
 
 @dataclass(slots=True)
@@ -86,8 +82,15 @@ class ChangeBatch:
             )
         )
         if request.status != from_status:
-            fields = {"request_id": request.id, "version": request.version, "from": from_status, "to": request.status}
-            self.status_changes.append((fields, _webhook_actor(request)))
+            fields = {
+                "request_id": request.id,
+                "version": request.version,
+                "from": from_status,
+                "to": request.status,
+                "tracking_no": request.tracking_no,
+                "external_id": request.external_id,
+            }
+            self.status_changes.append((fields, webhook_actor(request)))
 
     async def write(self, session: AsyncSession) -> None:
         """Chain and insert the recorded events, then emit `request.status_changed` for the status changes."""

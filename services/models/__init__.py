@@ -3,7 +3,9 @@ domains refer to each other (requests to units, assignments to staff), and one p
 references from becoming imports between domains. Import tables from here: `from services.models import Request`."""
 
 from services.models.alerts import HotspotAlert
-from services.models.handling import Feedback
+from services.models.audit import AdminAuditEntry
+from services.models.config import RuleSettingsRow
+from services.models.handling import CoTask, Feedback, RequestReturn
 from services.models.identity import ApiKey, StaffAccount
 from services.models.intake import (
     Assessment,
@@ -17,17 +19,22 @@ from services.models.org import Category, Department, Member, OrgUnit, Team
 from services.models.routing import Assignment, LeaderLink, ResponsibilityRule
 from services.models.scoring import ScoreAppeal, ScoreResult, ScoreRun, ScoringScheme
 from services.models.sla import CalendarDay, SlaPolicy
+from services.models.supervision import DeadlineExtension, Escalation, SupervisionOrder
 from services.models.webhooks import WebhookDelivery, WebhookSubscription
 from shared.orm import Base
 
 __all__ = [
+    "AdminAuditEntry",
     "ApiKey",
     "Assessment",
     "Assignment",
     "Base",
     "CalendarDay",
     "Category",
+    "CoTask",
+    "DeadlineExtension",
     "Department",
+    "Escalation",
     "Feedback",
     "HotspotAlert",
     "IdempotencyKey",
@@ -37,13 +44,16 @@ __all__ = [
     "OutboxEntry",
     "Request",
     "RequestEvent",
+    "RequestReturn",
     "ResponsibilityRule",
+    "RuleSettingsRow",
     "ScoreAppeal",
     "ScoreResult",
     "ScoreRun",
     "ScoringScheme",
     "SlaPolicy",
     "StaffAccount",
+    "SupervisionOrder",
     "Team",
     "Visit",
     "WebhookDelivery",

@@ -25,8 +25,19 @@ from services.models.org import PRIORITIES
 from shared.orm import Base, TimestampMixin, one_of
 
 CHANNELS = ("hotline", "web", "app", "window", "station", "visit")
-STATUSES = ("received", "assigned", "accepted", "resolved", "closed", "needs_dispatch", "suspended", "duplicate")
-OPEN_STATUSES = ("received", "assigned", "accepted", "needs_dispatch", "suspended")
+# `return_review`: a unit's return waits for a dispatcher's review (退单审核) before it takes effect.
+STATUSES = (
+    "received",
+    "assigned",
+    "accepted",
+    "resolved",
+    "closed",
+    "needs_dispatch",
+    "suspended",
+    "duplicate",
+    "return_review",
+)
+OPEN_STATUSES = ("received", "assigned", "accepted", "needs_dispatch", "suspended", "return_review")
 SLA_STATES = ("ok", "warning", "overdue")
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 VISIT_KINDS = ("household", "leader_contact")

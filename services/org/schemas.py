@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.schemas import LocalDateTime, SafeText, StrictInput
 
@@ -204,6 +204,8 @@ class DepartmentUpdate(StrictInput):
 
 
 class DepartmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int = Field(
         description="The department's id: requests name their lead department by it (`handling.lead_department_id`,"
         " the `lead_department_id` filter of `GET /v1/requests`)"
@@ -255,6 +257,8 @@ class MemberUpdate(StrictInput):
 class MemberOut(BaseModel):
     """A staff account's membership of a grid team or a department."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int = Field(
         description="The membership's id (`PATCH` / `DELETE /v1/admin/members/{member_id}`); not the staff id"
     )
@@ -262,8 +266,12 @@ class MemberOut(BaseModel):
         description="The member's staff account id (`/v1/admin/staff/{staff_id}`): requests name their handler by it"
         " (`handling.handler_id`, the `handler_id` filter of `GET /v1/requests`)"
     )
-    username: str = Field(description="The member's staff account username")
-    display_name: str = Field(description="The member's staff account display name")
+    username: str = Field(
+        validation_alias=AliasPath("staff", "username"), description="The member's staff account username"
+    )
+    display_name: str = Field(
+        validation_alias=AliasPath("staff", "display_name"), description="The member's staff account display name"
+    )
     team_role: TeamRole
     on_duty: bool
     team_id: int | None = Field(description="The grid team's id, for a team member (else null)")
@@ -273,6 +281,8 @@ class MemberOut(BaseModel):
 
 
 class TeamOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int = Field(
         description="The team's id: requests name their lead grid team by it (`handling.lead_team_id`,"
         " the `lead_team_id` filter of `GET /v1/requests`)"

@@ -1,10 +1,13 @@
 """Rules of the organisation and configuration domain. Takes a session, never commits."""
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import service as audit
 from services.models import Category, Department, Member, OrgUnit, StaffAccount, Team
 from services.models.org import LEVELS
 from services.org import repository as repo
@@ -20,29 +23,26 @@ from services.org.errors import (
 from services.org.geometry import check_polygon
 from services.org.schemas import (
     CategoryCreate,
-    CategoryOut,
     CategoryUpdate,
     DepartmentCreate,
-    DepartmentOut,
     DepartmentUpdate,
     GridImport,
     GridImportResult,
     MemberCreate,
-    MemberOut,
     MemberUpdate,
     OrgUnitCreate,
-    OrgUnitOut,
     OrgUnitUpdate,
     TeamCreate,
-    TeamOut,
     TeamUpdate,
     category_parent,
 )
 from shared.auth import Principal, require_city_admin
-from shared.errors import InvalidInput, check_version, field_error
-from shared.pagination import Page, decode_cursor, next_cursor
+from shared.errors import AppError, InvalidInput, check_version, field_error
+from shared.pagination import decode_cursor, next_cursor
+from shared.views import Rows, RowWith
 
 IMPORT_ERRORS_SHOWN = 50
+RowT = TypeVar("RowT")
 
 
 def child_level(level: str) -> str | None:
@@ -60,26 +60,35 @@ async def get_unit(session: AsyncSession, principal: Principal, code: str) -> Or
     return unit
 
 
-async def unit_out(session: AsyncSession, unit: OrgUnit, *, with_geometry: bool = True) -> OrgUnitOut:
+async def in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    row: RowT | None,
+    unit_id: Callable[[RowT], int],
+    missing: AppError,
+) -> tuple[RowT, OrgUnit]:
+    """`row` with the org unit it belongs to (`unit_id(row)`); `missing` (a 404) when there is no row or the
+    unit lies outside the principal's scope, so that out of scope looks like absent."""
+    if row is not None:
+        unit = (await repo.units_by_ids(session, {unit_id(row)}))[unit_id(row)]
+        if principal.covers(unit.path):
+            return row, unit
+    raise missing
+
+
+@dataclass(frozen=True, slots=True)
+class UnitView(RowWith[OrgUnit]):
+    """An org unit with its parent's code, and its polygon only when asked for (`OrgUnitOut`)."""
+
+    parent_code: str | None
+    geometry: dict[str, Any] | None
+
+
+async def unit_view(session: AsyncSession, unit: OrgUnit, *, with_geometry: bool = True) -> UnitView:
     parent_code = None
     if unit.parent_id is not None:
         parent_code = (await repo.codes_of_units(session, {unit.parent_id}))[unit.parent_id]
-    return _unit_out(unit, parent_code, with_geometry)
-
-
-def _unit_out(unit: OrgUnit, parent_code: str | None, with_geometry: bool) -> OrgUnitOut:
-    return OrgUnitOut(
-        code=unit.code,
-        name=unit.name,
-        name_en=unit.name_en,
-        level=unit.level,
-        parent_code=parent_code,
-        path=unit.path,
-        geometry=unit.geometry if with_geometry else None,
-        version=unit.version,
-        created_at=unit.created_at,
-        updated_at=unit.updated_at,
-    )
+    return UnitView(unit, parent_code, unit.geometry if with_geometry else None)
 
 
 async def list_units(
@@ -92,15 +101,26 @@ async def list_units(
     cursor: str | None,
     limit: int,
     with_geometry: bool,
-) -> Page[OrgUnitOut]:
+) -> Rows[UnitView]:
     parent_id = None
     if parent_code is not None:
         parent_id = (await get_unit(session, principal, parent_code)).id
     stmt = repo.list_units_query(principal.scope_path, level, parent_id, q, decode_cursor(cursor), limit)
     units = list(await session.scalars(stmt))
     parents = await repo.codes_of_units(session, {u.parent_id for u in units if u.parent_id is not None})
-    items = [_unit_out(u, parents.get(u.parent_id) if u.parent_id else None, with_geometry) for u in units]
-    return Page(items=items, next_cursor=next_cursor([u.id for u in units], limit))
+    items = [
+        UnitView(u, parents.get(u.parent_id) if u.parent_id else None, u.geometry if with_geometry else None)
+        for u in units
+    ]
+    return Rows(items, next_cursor([u.id for u in units], limit))
+
+
+def _bounds(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    """A polygon's bounding box, or 422 saying what is wrong with the polygon."""
+    try:
+        return check_polygon(geometry).bounds
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[field_error("geometry", str(exc))]) from exc
 
 
 async def create_unit(session: AsyncSession, principal: Principal, data: OrgUnitCreate) -> OrgUnit:
@@ -131,10 +151,7 @@ async def create_unit(session: AsyncSession, principal: Principal, data: OrgUnit
     if data.level == "grid" and geometry is None:
         raise InvalidInput("A grid needs its polygon", errors=[field_error("geometry", "required for grids")])
     if geometry is not None:
-        try:
-            bounds = check_polygon(geometry).bounds
-        except ValueError as exc:
-            raise InvalidInput(str(exc), errors=[field_error("geometry", str(exc))]) from exc
+        bounds = _bounds(geometry)
     unit = OrgUnit(
         code=data.code,
         name=data.name,
@@ -165,10 +182,7 @@ async def update_unit(
         unit.name_en = data.name_en
     if data.geometry is not None:
         geometry = data.geometry.model_dump()
-        try:
-            unit.min_lon, unit.min_lat, unit.max_lon, unit.max_lat = check_polygon(geometry).bounds
-        except ValueError as exc:
-            raise InvalidInput(str(exc), errors=[field_error("geometry", str(exc))]) from exc
+        unit.min_lon, unit.min_lat, unit.max_lon, unit.max_lat = _bounds(geometry)
         unit.geometry = geometry
         repo.forget_cached()
     unit.version += 1
@@ -285,38 +299,35 @@ async def import_grids(session: AsyncSession, principal: Principal, data: GridIm
 # ---- departments -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class DepartmentView(RowWith[Department]):
+    """A department with the code of the unit it serves (`DepartmentOut`)."""
+
+    scope_code: str
+
+
 async def get_department(session: AsyncSession, principal: Principal, code: str) -> tuple[Department, OrgUnit]:
     department = await repo.department_by_code(session, code)
-    if department is not None:
-        scope = (await repo.units_by_ids(session, {department.scope_unit_id}))[department.scope_unit_id]
-        if principal.covers(scope.path):
-            return department, scope
-    raise DepartmentNotFound(f"No department with code {code!r}")
+    missing = DepartmentNotFound(f"No department with code {code!r}")
+    return await in_scope(session, principal, department, lambda d: d.scope_unit_id, missing)
 
 
-def department_out(department: Department, scope: OrgUnit) -> DepartmentOut:
-    return DepartmentOut(
-        id=department.id,
-        code=department.code,
-        name=department.name,
-        name_en=department.name_en,
-        scope_code=scope.code,
-        active=department.active,
-        version=department.version,
-    )
+async def read_department(session: AsyncSession, principal: Principal, code: str) -> DepartmentView:
+    department, scope = await get_department(session, principal, code)
+    return DepartmentView(department, scope.code)
 
 
-async def list_departments(session: AsyncSession, principal: Principal) -> list[DepartmentOut]:
+async def list_departments(session: AsyncSession, principal: Principal) -> list[DepartmentView]:
     rows = await session.execute(
         select(Department, OrgUnit)
         .join(OrgUnit, OrgUnit.id == Department.scope_unit_id)
         .where(OrgUnit.path.startswith(principal.scope_path, autoescape=True))
         .order_by(Department.code)
     )
-    return [department_out(d, u) for d, u in rows]
+    return [DepartmentView(d, u.code) for d, u in rows]
 
 
-async def create_department(session: AsyncSession, principal: Principal, data: DepartmentCreate) -> DepartmentOut:
+async def create_department(session: AsyncSession, principal: Principal, data: DepartmentCreate) -> DepartmentView:
     scope = await get_unit(session, principal, data.scope_code)
     if scope.level not in ("city", "district"):
         raise InvalidInput(
@@ -328,12 +339,12 @@ async def create_department(session: AsyncSession, principal: Principal, data: D
     department = Department(code=data.code, name=data.name, name_en=data.name_en, scope_unit_id=scope.id)
     session.add(department)
     await session.flush()
-    return department_out(department, scope)
+    return DepartmentView(department, scope.code)
 
 
 async def update_department(
     session: AsyncSession, principal: Principal, code: str, data: DepartmentUpdate, if_match: int | None
-) -> DepartmentOut:
+) -> DepartmentView:
     department, scope = await get_department(session, principal, code)
     check_version(department.version, data.version or if_match)
     for field in ("name", "name_en", "active"):
@@ -341,7 +352,7 @@ async def update_department(
             setattr(department, field, getattr(data, field))
     department.version += 1
     await session.flush()
-    return department_out(department, scope)
+    return DepartmentView(department, scope.code)
 
 
 # ---- teams and members -----------------------------------------------------------------------
@@ -356,44 +367,39 @@ async def _staff_by_username(session: AsyncSession, principal: Principal, userna
     raise InvalidInput(f"No staff account {username!r}", errors=[field_error("username", "unknown staff account")])
 
 
-def _member_out(member: Member, staff: StaffAccount, department_code: str | None = None) -> MemberOut:
-    return MemberOut(
-        id=member.id,
-        staff_id=member.staff_id,
-        username=staff.username,
-        display_name=staff.display_name,
-        team_role=member.team_role,
-        on_duty=member.on_duty,
-        team_id=member.team_id,
-        department_id=member.department_id,
-        department_code=department_code,
-        version=member.version,
-    )
+@dataclass(frozen=True, slots=True)
+class MemberView(RowWith[Member]):
+    """A membership with the member's staff account, and its department's code for a department member."""
+
+    staff: StaffAccount
+    department_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView(RowWith[Team]):
+    """A grid team with its grid's code and its members (`TeamOut`)."""
+
+    grid_code: str
+    members: list[MemberView]
 
 
 async def get_team(session: AsyncSession, principal: Principal, team_id: int) -> tuple[Team, OrgUnit]:
     team = await repo.team_by_id(session, team_id)
-    if team is not None:
-        grid = (await repo.units_by_ids(session, {team.grid_unit_id}))[team.grid_unit_id]
-        if principal.covers(grid.path):
-            return team, grid
-    raise TeamNotFound(f"No team {team_id}")
+    return await in_scope(session, principal, team, lambda t: t.grid_unit_id, TeamNotFound(f"No team {team_id}"))
 
 
-async def team_out(session: AsyncSession, team: Team, grid: OrgUnit) -> TeamOut:
+async def read_team(session: AsyncSession, principal: Principal, team_id: int) -> TeamView:
+    return await _team_view(session, *await get_team(session, principal, team_id))
+
+
+async def _team_view(session: AsyncSession, team: Team, grid: OrgUnit) -> TeamView:
     members = await repo.team_members(session, [team.id])
-    return TeamOut(
-        id=team.id,
-        name=team.name,
-        grid_code=grid.code,
-        members=[_member_out(m, s) for m, s in members],
-        version=team.version,
-    )
+    return TeamView(team, grid.code, [MemberView(m, s) for m, s in members])
 
 
 async def list_teams(
     session: AsyncSession, principal: Principal, *, under_code: str | None, cursor: str | None, limit: int
-) -> Page[TeamOut]:
+) -> Rows[TeamView]:
     scope_path = principal.scope_path
     if under_code is not None:
         scope_path = (await get_unit(session, principal, under_code)).path
@@ -407,17 +413,14 @@ async def list_teams(
         stmt = stmt.where(Team.id > after)
     rows = list(await session.execute(stmt.order_by(Team.id).limit(limit)))
     members = await repo.team_members(session, [t.id for t, _ in rows])
-    by_team: dict[int, list[MemberOut]] = {}
+    by_team: dict[int, list[MemberView]] = {}
     for m, s in members:
-        by_team.setdefault(m.team_id or 0, []).append(_member_out(m, s))
-    items = [
-        TeamOut(id=t.id, name=t.name, grid_code=g.code, members=by_team.get(t.id, []), version=t.version)
-        for t, g in rows
-    ]
-    return Page(items=items, next_cursor=next_cursor([t.id for t, _ in rows], limit))
+        by_team.setdefault(m.team_id or 0, []).append(MemberView(m, s))
+    items = [TeamView(t, g.code, by_team.get(t.id, [])) for t, g in rows]
+    return Rows(items, next_cursor([t.id for t, _ in rows], limit))
 
 
-async def create_team(session: AsyncSession, principal: Principal, data: TeamCreate) -> TeamOut:
+async def create_team(session: AsyncSession, principal: Principal, data: TeamCreate) -> TeamView:
     grid = await get_unit(session, principal, data.grid_code)
     if grid.level != "grid":
         raise InvalidInput("Teams belong to grids", errors=[field_error("grid_code", "must be a grid")])
@@ -426,22 +429,22 @@ async def create_team(session: AsyncSession, principal: Principal, data: TeamCre
     team = Team(name=data.name, grid_unit_id=grid.id)
     session.add(team)
     await session.flush()
-    return TeamOut(id=team.id, name=team.name, grid_code=grid.code, members=[], version=team.version)
+    return TeamView(team, grid.code, [])
 
 
 async def update_team(
     session: AsyncSession, principal: Principal, team_id: int, data: TeamUpdate, if_match: int | None
-) -> TeamOut:
+) -> TeamView:
     team, grid = await get_team(session, principal, team_id)
     check_version(team.version, data.version or if_match)
     if data.name is not None:
         team.name = data.name
     team.version += 1
     await session.flush()
-    return await team_out(session, team, grid)
+    return await _team_view(session, team, grid)
 
 
-async def add_team_member(session: AsyncSession, principal: Principal, team_id: int, data: MemberCreate) -> MemberOut:
+async def add_team_member(session: AsyncSession, principal: Principal, team_id: int, data: MemberCreate) -> MemberView:
     team, _ = await get_team(session, principal, team_id)
     if data.team_role == "department_staff":
         raise InvalidInput(
@@ -453,7 +456,7 @@ async def add_team_member(session: AsyncSession, principal: Principal, team_id: 
 
 async def add_department_member(
     session: AsyncSession, principal: Principal, code: str, data: MemberCreate
-) -> MemberOut:
+) -> MemberView:
     department, _ = await get_department(session, principal, code)
     if data.team_role not in ("department_staff", "specialist"):
         raise InvalidInput(
@@ -472,7 +475,7 @@ async def _add_member(
     team_id: int | None = None,
     department_id: int | None = None,
     department_code: str | None = None,
-) -> MemberOut:
+) -> MemberView:
     home = Member.team_id == team_id if team_id is not None else Member.department_id == department_id
     if await session.scalar(select(Member.id).where(Member.staff_id == staff.id, home)) is not None:
         raise DuplicateCode(
@@ -483,7 +486,7 @@ async def _add_member(
     )
     session.add(member)
     await session.flush()
-    return _member_out(member, staff, department_code)
+    return MemberView(member, staff, department_code)
 
 
 async def _get_member(
@@ -507,7 +510,7 @@ async def _get_member(
 
 async def update_member(
     session: AsyncSession, principal: Principal, member_id: int, data: MemberUpdate, if_match: int | None
-) -> MemberOut:
+) -> MemberView:
     member, staff, department_code = await _get_member(session, principal, member_id)
     check_version(member.version, data.version or if_match)
     if data.team_role is not None:
@@ -522,7 +525,7 @@ async def update_member(
         member.on_duty = data.on_duty
     member.version += 1
     await session.flush()
-    return _member_out(member, staff, department_code)
+    return MemberView(member, staff, department_code)
 
 
 async def remove_member(session: AsyncSession, principal: Principal, member_id: int) -> None:
@@ -531,19 +534,19 @@ async def remove_member(session: AsyncSession, principal: Principal, member_id: 
     await session.flush()
 
 
-async def list_department_members(session: AsyncSession, principal: Principal, code: str) -> list[MemberOut]:
+async def list_department_members(session: AsyncSession, principal: Principal, code: str) -> list[MemberView]:
     department, _ = await get_department(session, principal, code)
-    return [_member_out(m, s, department.code) for m, s in await repo.department_members(session, department.id)]
+    return [MemberView(m, s, department.code) for m, s in await repo.department_members(session, department.id)]
 
 
 # ---- categories ------------------------------------------------------------------------------
 
 
-async def list_categories(session: AsyncSession, *, include_inactive: bool = False) -> list[CategoryOut]:
+async def list_categories(session: AsyncSession, *, include_inactive: bool = False) -> list[Category]:
     stmt = select(Category).order_by(Category.code)
     if not include_inactive:
         stmt = stmt.where(Category.active.is_(True))
-    return [CategoryOut.model_validate(c) for c in await session.scalars(stmt)]
+    return list(await session.scalars(stmt))
 
 
 async def get_category(session: AsyncSession, code: str) -> Category:
@@ -551,6 +554,19 @@ async def get_category(session: AsyncSession, code: str) -> Category:
     if category is None:
         raise CategoryNotFound(f"No category {code!r}")
     return category
+
+
+CATEGORY_AUDIT_FIELDS = (
+    "code",
+    "name",
+    "name_en",
+    "description",
+    "default_priority",
+    "key_group",
+    "active",
+    "attributes",
+    "version",
+)
 
 
 async def create_category(session: AsyncSession, principal: Principal, data: CategoryCreate) -> Category:
@@ -574,6 +590,8 @@ async def create_category(session: AsyncSession, principal: Principal, data: Cat
     )
     session.add(category)
     await session.flush()
+    after = audit.snapshot(category, CATEGORY_AUDIT_FIELDS)
+    await audit.record(session, principal, "category.created", "category", category.code, after=after)
     repo.forget_cached()
     return category
 
@@ -584,6 +602,7 @@ async def update_category(
     require_city_admin(principal)
     category = await get_category(session, code)
     check_version(category.version, data.version or if_match)
+    before = audit.snapshot(category, CATEGORY_AUDIT_FIELDS)
     for field in ("name", "default_priority", "key_group", "active"):
         value = getattr(data, field)
         if value is not None:
@@ -596,5 +615,7 @@ async def update_category(
     category.version += 1
     await session.flush()
     await session.refresh(category)
+    changed = audit.changes(before, audit.snapshot(category, CATEGORY_AUDIT_FIELDS))
+    await audit.record(session, principal, "category.updated", "category", category.code, **changed)
     repo.forget_cached()
     return category

@@ -1,11 +1,13 @@
 """Leaders' links to units and departments (逐级联系、全面覆盖), with their contact quotas."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import service as audit
 from services.models import Department, LeaderLink, OrgUnit, StaffAccount
 from services.org import repository as repo
 from services.org.errors import DuplicateCode
@@ -14,6 +16,7 @@ from services.routing.errors import LeaderLinkNotFound
 from shared.auth import Principal
 from shared.errors import InvalidInput, field_error
 from shared.schemas import SafeText, StrictInput
+from shared.views import RowWith
 
 Quota = Annotated[int, Field(ge=0, le=10_000)]
 
@@ -50,6 +53,8 @@ class LeaderLinkCreate(StrictInput):
 
 
 class LeaderLinkOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     leader_id: int
     leader_username: str
@@ -61,7 +66,33 @@ class LeaderLinkOut(BaseModel):
     quota_year: int
 
 
-async def create_link(session: AsyncSession, principal: Principal, data: LeaderLinkCreate) -> LeaderLinkOut:
+@dataclass(frozen=True, slots=True)
+class LinkView(RowWith[LeaderLink]):
+    """A leader's link with the leader's username and the code of the unit or department (`LeaderLinkOut`)."""
+
+    leader_username: str
+    org_unit_code: str | None
+    department_code: str | None
+
+    @classmethod
+    def of(
+        cls, link: LeaderLink, leader: StaffAccount, unit: OrgUnit | None, department: Department | None
+    ) -> "LinkView":
+        return cls(link, leader.username, unit.code if unit else None, department.code if department else None)
+
+
+LINK_AUDIT_FIELDS = (
+    "leader_id",
+    "post",
+    "org_unit_id",
+    "department_id",
+    "quota_month",
+    "quota_quarter",
+    "quota_year",
+)
+
+
+async def create_link(session: AsyncSession, principal: Principal, data: LeaderLinkCreate) -> LinkView:
     leader = await session.scalar(select(StaffAccount).where(StaffAccount.username == data.leader_username))
     if leader is None:
         raise InvalidInput("No such staff account", errors=[field_error("leader_username", "unknown staff account")])
@@ -85,24 +116,12 @@ async def create_link(session: AsyncSession, principal: Principal, data: LeaderL
     )
     session.add(link)
     await session.flush()
-    return _out(link, leader, unit, department)
+    described = data.model_dump(mode="json")
+    await audit.record(session, principal, "leader_link.created", "leader_link", link.id, after=described)
+    return LinkView.of(link, leader, unit, department)
 
 
-def _out(link: LeaderLink, leader: StaffAccount, unit: OrgUnit | None, department: Department | None) -> LeaderLinkOut:
-    return LeaderLinkOut(
-        id=link.id,
-        leader_id=leader.id,
-        leader_username=leader.username,
-        post=link.post,
-        org_unit_code=unit.code if unit else None,
-        department_code=department.code if department else None,
-        quota_month=link.quota_month,
-        quota_quarter=link.quota_quarter,
-        quota_year=link.quota_year,
-    )
-
-
-async def list_links(session: AsyncSession, principal: Principal) -> list[LeaderLinkOut]:
+async def list_links(session: AsyncSession, principal: Principal) -> list[LinkView]:
     """Links whose unit (or department's unit) lies in the caller's subtree."""
     rows = (
         await session.execute(
@@ -118,7 +137,7 @@ async def list_links(session: AsyncSession, principal: Principal) -> list[Leader
     for link, leader, unit, department in rows:
         path = unit.path if unit else scopes.get(department.scope_unit_id, "") if department else ""
         if principal.covers(path):
-            out.append(_out(link, leader, unit, department))
+            out.append(LinkView.of(link, leader, unit, department))
     return out
 
 
@@ -127,5 +146,7 @@ async def delete_link(session: AsyncSession, principal: Principal, link_id: int)
     link = await session.get(LeaderLink, link_id)
     if link is None or link_id not in visible:
         raise LeaderLinkNotFound(f"No leader link {link_id}")
+    before = audit.snapshot(link, LINK_AUDIT_FIELDS)
     await session.delete(link)
     await session.flush()
+    await audit.record(session, principal, "leader_link.deleted", "leader_link", link_id, before=before)

@@ -56,6 +56,8 @@ class RuleCreate(BaseModel):
 
 
 class RuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     category_prefix: str
     org_unit_code: str

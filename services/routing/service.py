@@ -12,15 +12,19 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lifecycle.changes import ChangeBatch
-from services.models import Assignment, LeaderLink, Member, OutboxEntry, Request, Team
+from services.models import Assignment, CoTask, LeaderLink, Member, OutboxEntry, Request, RequestReturn, Team
 from services.models.intake import OPEN_STATUSES
+from services.routing.co_tasks import co_task_deadline
 from services.routing.geodata import GeoData, district_path, geodata
 from services.routing.locate import match_address
-from services.routing.matrix import choose_rule
+from services.routing.matrix import Rule, matching_rules, unit_depth
 from services.routing.members import Candidate, choose_member
+from services.sla import service as sla
+from services.sla.policy import specificity
 
 ROUTER = "system:routing"
 LOADED_STATUSES = ("assigned", "accepted", "suspended")
@@ -119,40 +123,168 @@ def _locate(request: Request, data: GeoData) -> tuple[int | None, str, str]:
     return None, data.root_path, "none"
 
 
-def _plan(request: Request, data: GeoData) -> tuple[Decision, int | None]:
-    """The decision the rules give on their own, and for a grid-team rule the grid whose team completes it."""
+@dataclass(frozen=True, slots=True)
+class Returns:
+    """What a request's returns (退单) tell its routing: the units (and handlers) that gave it back are
+    excluded, and the latest return's proposal, if any, is where it goes next."""
+
+    grids: frozenset[int] = frozenset()  # grids whose team returned it
+    departments: frozenset[int] = frozenset()
+    handlers: frozenset[int] = frozenset()
+    proposed_team: tuple[int, int] | None = None  # (team id, its grid's id)
+    proposed_department: int | None = None
+
+    def reason(self) -> dict[str, Any]:
+        return {"grids": sorted(self.grids), "departments": sorted(self.departments)}
+
+
+NO_RETURNS = Returns()
+
+
+def ranked_rules(rules: list[Rule], category: str, location_path: str) -> list[Rule]:
+    """The matching rules, the one `matrix.choose_rule` picks first, then the next best, and so on."""
+    return sorted(
+        matching_rules(rules, category, location_path),
+        key=lambda r: (specificity(r.category_prefix), unit_depth(r.unit_path)),
+        reverse=True,
+    )
+
+
+def _proposed(
+    request: Request, data: GeoData, returns: Returns, reason: dict[str, Any]
+) -> tuple[Decision, int | None] | None:
+    """The routing a return proposed (a team, with its grid, or a department), unless that unit gave it back too."""
+    if returns.proposed_team is not None:
+        team_id, grid_id = returns.proposed_team
+        grid = data.units.get(grid_id)
+        if grid_id in returns.grids or grid is None:
+            reason["proposal_ignored"] = {"team_id": team_id}
+            return None
+        proposal = {**reason, "unit_path": grid.path, "proposal": {"team_id": team_id}}
+        return Decision("needs_dispatch", grid_id, district_path(grid.path), reason=proposal), grid_id
+    if returns.proposed_department is not None:
+        department_id = returns.proposed_department
+        if department_id in returns.departments:
+            reason["proposal_ignored"] = {"department_id": department_id}
+            return None
+        unit_id, path = request.org_unit_id, reason["unit_path"]
+        proposal = {**reason, "queue": "department", "proposal": {"department_id": department_id}}
+        return Decision("assigned", unit_id, path, department_id=department_id, reason=proposal), None
+    return None
+
+
+def _plan(request: Request, data: GeoData, returns: Returns = NO_RETURNS) -> tuple[Decision, int | None]:
+    """The decision the rules give on their own, and for a grid-team rule the grid whose team completes it.
+
+    Units that returned the request are skipped: the best matching rule whose unit did not return it
+    decides; with none left, a dispatcher does. A return's proposal (a team or a department) comes first.
+    """
     unit_id, path, method = _locate(request, data)
     reason: dict[str, Any] = {"located_by": method, "unit_path": path}
+    if returns is not NO_RETURNS:
+        reason["excluded_units"] = returns.reason()
     dispatch = Decision("needs_dispatch", unit_id, district_path(path), reason=reason)
+    proposed = _proposed(request, data, returns, reason) if returns is not NO_RETURNS else None
+    if proposed is not None:
+        return proposed
     if request.category_code == "unknown":
         reason["why"] = "unclassified: a dispatcher classifies it"
         return dispatch, None
     if method == "none":
         reason["why"] = "no location: the dispatch centre locates it"
         return dispatch, None
-    rule = choose_rule(data.rules, request.category_code, path)
-    if rule is None:
+    skipped: list[int] = []
+    for rule in ranked_rules(data.rules, request.category_code, path):
+        if rule.handler_kind in ("department", "joint"):
+            if rule.lead_department_id in returns.departments:
+                skipped.append(rule.id)
+                continue
+            reason["rule_id"] = rule.id
+            co = [d for d in rule.co_department_ids if d not in returns.departments]
+            department = Decision(
+                "assigned",
+                unit_id,
+                path,
+                department_id=rule.lead_department_id,
+                co_department_ids=co,
+                rule_id=rule.id,
+                reason={**reason, "queue": "department", **({"co_department_ids": co} if co else {})},
+            )
+            return department, None
+        reason["rule_id"] = rule.id
+        dispatch.rule_id = rule.id
+        # A grid team handles it: the request must be located in a grid that has a team.
+        unit = data.units.get(unit_id) if unit_id is not None else None
+        if unit is None or unit.level != "grid":
+            reason["why"] = "a grid team rule, but the request is not located in a grid"
+            return dispatch, None
+        if unit.id in returns.grids:
+            skipped.append(rule.id)
+            reason.pop("rule_id")
+            dispatch.rule_id = None
+            continue
+        return dispatch, unit.id
+    if skipped:
+        reason["why"] = "every unit the responsibility rules name returned it"
+        reason["skipped_rules"] = skipped
+    else:
         reason["why"] = "no responsibility rule matches"
-        return dispatch, None
-    reason["rule_id"] = rule.id
-    dispatch.rule_id = rule.id
-    if rule.handler_kind in ("department", "joint"):
-        department = Decision(
-            "assigned",
-            unit_id,
-            path,
-            department_id=rule.lead_department_id,
-            co_department_ids=list(rule.co_department_ids),
-            rule_id=rule.id,
-            reason={**reason, "queue": "department"},
+    return dispatch, None
+
+
+async def _returns(session: AsyncSession, requests: list[Request]) -> dict[int, Returns]:
+    """For requests returned before: the units and handlers that returned them (their ended assignments),
+    and the proposal of the return that ended their current routing, if it made one."""
+    routing_nos = {r.id: r.routing_no for r in requests if r.return_count > 0}
+    if not routing_nos:
+        return {}
+    ids = sorted(routing_nos)
+    gave_back = await session.execute(
+        select(Assignment.request_id, Team.grid_unit_id, Assignment.department_id, Assignment.handler_id)
+        .outerjoin(Team, Team.id == Assignment.team_id)
+        .where(Assignment.request_id.in_(ids), Assignment.end_reason == "returned")
+    )
+    grids: dict[int, set[int]] = {}
+    departments: dict[int, set[int]] = {}
+    handlers: dict[int, set[int]] = {}
+    for request_id, grid_id, department_id, handler_id in gave_back.all():
+        if grid_id is not None:
+            grids.setdefault(request_id, set()).add(grid_id)
+        elif department_id is not None:
+            departments.setdefault(request_id, set()).add(department_id)
+        if handler_id is not None:
+            handlers.setdefault(request_id, set()).add(handler_id)
+    proposals = await session.execute(
+        select(
+            RequestReturn.request_id,
+            RequestReturn.routing_no,
+            RequestReturn.proposed_team_id,
+            Team.grid_unit_id,
+            RequestReturn.proposed_department_id,
         )
-        return department, None
-    # A grid team handles it: the request must be located in a grid that has a team.
-    unit = data.units.get(unit_id) if unit_id is not None else None
-    if unit is None or unit.level != "grid":
-        reason["why"] = "a grid team rule, but the request is not located in a grid"
-        return dispatch, None
-    return dispatch, unit.id
+        .outerjoin(Team, Team.id == RequestReturn.proposed_team_id)
+        .where(
+            RequestReturn.request_id.in_(ids),
+            RequestReturn.status == "applied",
+            or_(RequestReturn.proposed_team_id.is_not(None), RequestReturn.proposed_department_id.is_not(None)),
+        )
+    )
+    proposed: dict[int, tuple[tuple[int, int] | None, int | None]] = {}
+    for request_id, routing_no, team_id, grid_id, department_id in proposals.all():
+        if routing_no == routing_nos[request_id]:
+            proposed[request_id] = (
+                (team_id, grid_id) if team_id is not None and grid_id is not None else None,
+                department_id,
+            )
+    return {
+        rid: Returns(
+            frozenset(grids.get(rid, ())),
+            frozenset(departments.get(rid, ())),
+            frozenset(handlers.get(rid, ())),
+            *proposed.get(rid, (None, None)),
+        )
+        for rid in ids
+    }
 
 
 @dataclass(slots=True)
@@ -162,7 +294,7 @@ class _Teams:
     by_grid: dict[int, Team]
     members: dict[int, list[tuple[int, bool]]]
     loads: dict[int, int]
-    returned: dict[int, frozenset[int]]  # request id -> handlers that returned it
+    returned: dict[int, Returns]  # request id -> its returns (handlers who returned it are excluded)
     moved: dict[int, Team] = field(default_factory=dict)  # teams whose round robin moved on
 
     async def write(self, session: AsyncSession) -> None:
@@ -182,7 +314,7 @@ class _Teams:
             reason["why"] = "the grid has no team"
             return planned
         candidates = [Candidate(s, on_duty, self.loads.get(s, 0)) for s, on_duty in self.members.get(team.id, [])]
-        excluded = self.returned.get(request.id, frozenset())
+        excluded = self.returned.get(request.id, NO_RETURNS).handlers
         handler = choose_member(candidates, team.last_assigned_staff_id, excluded)
         reason["candidates"] = [
             {"staff_id": c.staff_id, "on_duty": c.on_duty, "open": c.open_assignments} for c in candidates
@@ -205,7 +337,7 @@ class _Teams:
         )
 
 
-async def _teams(session: AsyncSession, grid_ids: set[int], returned_ids: list[int]) -> _Teams:
+async def _teams(session: AsyncSession, grid_ids: set[int], returned: dict[int, Returns]) -> _Teams:
     if not grid_ids:
         return _Teams({}, {}, {}, {})
     # Locked in id order in one statement, so two batches wanting the same teams never deadlock.
@@ -234,20 +366,6 @@ async def _teams(session: AsyncSession, grid_ids: set[int], returned_ids: list[i
             .group_by(Request.handler_id)
         )
         loads = {handler: count for handler, count in counts.all() if handler is not None}
-    returned: dict[int, frozenset[int]] = {}
-    if returned_ids:
-        returns = await session.execute(
-            select(Assignment.request_id, Assignment.handler_id).where(
-                Assignment.request_id.in_(returned_ids),
-                Assignment.end_reason == "returned",
-                Assignment.handler_id.is_not(None),
-            )
-        )
-        by_request: dict[int, set[int]] = {}
-        for request_id, handler_id in returns.all():
-            if handler_id is not None:
-                by_request.setdefault(request_id, set()).add(handler_id)
-        returned = {k: frozenset(v) for k, v in by_request.items()}
     return _Teams({t.grid_unit_id: t for t in teams}, members, loads, returned)
 
 
@@ -281,6 +399,7 @@ class _Writes:
 
     ended: list[int] = field(default_factory=list)  # requests whose active assignment ends (rerouted)
     assignments: list[dict[str, Any]] = field(default_factory=list)
+    co_tasks: list[dict[str, Any]] = field(default_factory=list)  # a joint rule's co-departments' tasks
     changes: ChangeBatch = field(default_factory=ChangeBatch)
 
     def assign(self, request: Request, decision: Decision) -> None:
@@ -322,6 +441,9 @@ class _Writes:
         if self.assignments:
             # render_nulls: every row has the same columns, so the rows go out in one executemany.
             await session.execute(insert(Assignment).execution_options(render_nulls=True), self.assignments)
+        if self.co_tasks:
+            # A unit with a live task keeps it (one live task per unit and request).
+            await session.execute(pg_insert(CoTask).on_conflict_do_nothing(), self.co_tasks)
         await self.changes.write(session)
 
 
@@ -330,10 +452,9 @@ async def _route_all(session: AsyncSession, requests: list[Request]) -> dict[int
     if not requests:
         return {}
     data = await geodata(session)
-    plans = [_plan(r, data) for r in requests]
-    teams = await _teams(
-        session, {grid for _, grid in plans if grid is not None}, [r.id for r in requests if r.return_count > 0]
-    )
+    returns = await _returns(session, requests)
+    plans = [_plan(r, data, returns.get(r.id, NO_RETURNS)) for r in requests]
+    teams = await _teams(session, {grid for _, grid in plans if grid is not None}, returns)
     writes = _Writes()
     decisions: dict[int, Decision] = {}
     for request, (planned, grid) in zip(requests, plans, strict=True):
@@ -349,6 +470,9 @@ async def _route_all(session: AsyncSession, requests: list[Request]) -> dict[int
             to_status=decision.outcome,
             data={**decision.reason, "routing_no": request.routing_no, "handler_id": decision.handler_id},
         )
+    joint = [(r, decisions[r.id]) for r in requests if decisions[r.id].co_department_ids]
+    if joint:
+        await _open_co_tasks(session, joint, writes)
     key_group = [(r, decisions[r.id]) for r in requests if r.category_code in data.key_groups]
     if key_group:
         await _notify_leaders(session, data, key_group, writes.changes)
@@ -356,6 +480,25 @@ async def _route_all(session: AsyncSession, requests: list[Request]) -> dict[int
     await teams.write(session)
     await writes.flush(session)
     return decisions
+
+
+async def _open_co_tasks(session: AsyncSession, joint: list[tuple[Request, Decision]], writes: _Writes) -> None:
+    """A joint rule's co-departments each get a co-unit task (会办), due like a dispatcher's joint."""
+    calendar = await sla.calendar(session)
+    now = datetime.now(UTC)
+    for request, decision in joint:
+        respond_by = co_task_deadline(calendar, now, request.resolve_by)
+        for department_id in decision.co_department_ids:
+            writes.co_tasks.append(
+                {
+                    "request_id": request.id,
+                    "team_id": None,
+                    "department_id": department_id,
+                    "status": "assigned",
+                    "respond_by": respond_by,
+                    "created_by": ROUTER,
+                }
+            )
 
 
 async def end_active_assignment(session: AsyncSession, request_id: int, reason: str) -> None:

@@ -6,46 +6,41 @@ An approved appeal removes the request from that unit's figures (and so from its
 in every run whose as_of is at or after the decision; it shows in the unit's breakdown.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import service as audit
 from services.models import Assignment, Department, Member, OrgUnit, ScoreAppeal, Team
 from services.scoring import repository as repo
 from services.scoring.auth import check_may_appeal
 from services.scoring.errors import AppealDecided, AppealExists, AppealNotFound, HandlingUnitNotFound
-from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut, HandlingUnitOut
+from services.scoring.schemas import AppealCreate, AppealDecision, HandlingUnitOut
 from shared.auth import Principal
 from shared.errors import Forbidden, InvalidInput, check_version, field_error
-from shared.pagination import Page, decode_cursor, next_cursor
+from shared.pagination import decode_cursor, next_cursor
+from shared.views import Rows, RowWith
 
 
 async def _unit_of(
     session: AsyncSession, kind: str, code: str
 ) -> tuple[int | None, int | None, str, HandlingUnitOut] | None:
     """(team id, department id, scope path, description) of a grid team (by grid code) or a department."""
-    if kind == "grid_team":
-        row = (
-            await session.execute(
-                select(Team.id, Team.name, OrgUnit.path)
-                .join(OrgUnit, OrgUnit.id == Team.grid_unit_id)
-                .where(OrgUnit.code == code)
-            )
-        ).first()
-        if row is None:
-            return None
-        return row.id, None, row.path, HandlingUnitOut(kind="grid_team", code=code, name=row.name)
-    row = (
-        await session.execute(
-            select(Department.id, Department.name, OrgUnit.path)
-            .join(OrgUnit, OrgUnit.id == Department.scope_unit_id)
-            .where(Department.code == code)
-        )
-    ).first()
+    is_team = kind == "grid_team"
+    if is_team:
+        query = select(Team.id, Team.name, OrgUnit.path).join(OrgUnit, OrgUnit.id == Team.grid_unit_id)
+        query = query.where(OrgUnit.code == code)
+    else:
+        query = select(Department.id, Department.name, OrgUnit.path)
+        query = query.join(OrgUnit, OrgUnit.id == Department.scope_unit_id).where(Department.code == code)
+    row = (await session.execute(query)).first()
     if row is None:
         return None
-    return None, row.id, row.path, HandlingUnitOut(kind="department", code=code, name=row.name)
+    described = HandlingUnitOut(kind="grid_team" if is_team else "department", code=code, name=row.name)
+    team_id, department_id = (row.id, None) if is_team else (None, row.id)
+    return team_id, department_id, row.path, described
 
 
 async def _describe(session: AsyncSession, appeal: ScoreAppeal) -> HandlingUnitOut:
@@ -63,24 +58,18 @@ async def _describe(session: AsyncSession, appeal: ScoreAppeal) -> HandlingUnitO
     return HandlingUnitOut(kind="department", code=department.code, name=department.name)
 
 
-def _out(appeal: ScoreAppeal, unit: HandlingUnitOut) -> AppealOut:
-    return AppealOut(
-        id=appeal.id,
-        request_id=appeal.request_id,
-        unit=unit,
-        reason=appeal.reason,
-        explanation=appeal.explanation,
-        status=appeal.status,
-        filed_by_id=appeal.filed_by_id,
-        filed_at=appeal.created_at,
-        decided_by_id=appeal.decided_by_id,
-        decided_at=appeal.decided_at,
-        decision_note=appeal.decision_note,
-        version=appeal.version,
-    )
+@dataclass(frozen=True, slots=True)
+class AppealView(RowWith[ScoreAppeal]):
+    """An appeal with the handling unit it is about (`AppealOut`)."""
+
+    unit: HandlingUnitOut
+
+    @property
+    def filed_at(self) -> datetime:
+        return self.row.created_at
 
 
-async def file_appeal(session: AsyncSession, principal: Principal, data: AppealCreate) -> AppealOut:
+async def file_appeal(session: AsyncSession, principal: Principal, data: AppealCreate) -> AppealView:
     found = await _unit_of(session, data.unit.kind, data.unit.code)
     if found is None or not principal.covers(found[2]):
         raise HandlingUnitNotFound(
@@ -124,7 +113,7 @@ async def file_appeal(session: AsyncSession, principal: Principal, data: AppealC
     session.add(appeal)
     await session.flush()
     await session.refresh(appeal)
-    return _out(appeal, described)
+    return AppealView(appeal, described)
 
 
 async def _get(session: AsyncSession, principal: Principal, appeal_id: int, *, lock: bool = False) -> ScoreAppeal:
@@ -134,22 +123,22 @@ async def _get(session: AsyncSession, principal: Principal, appeal_id: int, *, l
     return appeal
 
 
-async def get_appeal(session: AsyncSession, principal: Principal, appeal_id: int) -> AppealOut:
+async def get_appeal(session: AsyncSession, principal: Principal, appeal_id: int) -> AppealView:
     appeal = await _get(session, principal, appeal_id)
-    return _out(appeal, await _describe(session, appeal))
+    return AppealView(appeal, await _describe(session, appeal))
 
 
 async def list_appeals(
     session: AsyncSession, principal: Principal, *, status: str | None, cursor: str | None, limit: int
-) -> Page[AppealOut]:
+) -> Rows[AppealView]:
     appeals = await repo.appeals_page(session, principal.scope_path, status, decode_cursor(cursor), limit)
-    items = [_out(a, await _describe(session, a)) for a in appeals]
-    return Page(items=items, next_cursor=next_cursor([a.id for a in appeals], limit))
+    items = [AppealView(a, await _describe(session, a)) for a in appeals]
+    return Rows(items, next_cursor([a.id for a in appeals], limit))
 
 
 async def decide_appeal(
     session: AsyncSession, principal: Principal, appeal_id: int, data: AppealDecision, if_match: int | None
-) -> AppealOut:
+) -> AppealView:
     """Approve or reject once; the version you read must be current."""
     appeal = await _get(session, principal, appeal_id, lock=True)
     if appeal.filed_by_id == principal.id:
@@ -157,11 +146,14 @@ async def decide_appeal(
     check_version(appeal.version, data.version or if_match)
     if appeal.status != "pending":
         raise AppealDecided(f"Appeal {appeal_id} was already {appeal.status}")
+    before = {"status": appeal.status, "version": appeal.version}
     appeal.status = data.decision
     appeal.decision_note = data.note
     appeal.decided_by_id = principal.id
     appeal.decided_at = datetime.now(UTC)
     appeal.version += 1
     await session.flush()
+    after = {"status": appeal.status, "note": appeal.decision_note, "version": appeal.version}
+    await audit.record(session, principal, "appeal.decided", "score_appeal", appeal.id, before=before, after=after)
     await session.refresh(appeal)
-    return _out(appeal, await _describe(session, appeal))
+    return AppealView(appeal, await _describe(session, appeal))

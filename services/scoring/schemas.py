@@ -59,6 +59,8 @@ class SchemeCreate(BaseModel):
 
 
 class SchemeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     version: int
     name: str
     notes: str | None
@@ -93,6 +95,7 @@ class RunCreate(StrictInput):
 
 class RunOut(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -116,7 +119,7 @@ class RunOut(BaseModel):
                     "finished_at": None,
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -537,6 +540,8 @@ class HandlingUnitOut(BaseModel):
 
 
 class AppealOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     request_id: int
     unit: HandlingUnitOut

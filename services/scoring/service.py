@@ -43,9 +43,7 @@ from services.scoring.schemas import (
     RankingItem,
     RankingOut,
     RunCreate,
-    RunOut,
     SchemeCreate,
-    SchemeOut,
     UnitScore,
     UnitScoreDetail,
     VerifyOut,
@@ -56,6 +54,7 @@ from shared.auth import Principal, actor_of, require_city_admin
 from shared.errors import InvalidInput, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
 from shared.queue import LONG_QUEUE, enqueue_after_commit
+from shared.views import Rows, RowWith
 
 DEFAULT_SCHEME_NAME = "默认方案 (SPEC §7 defaults)"
 SYSTEM = "system:scoring"
@@ -78,16 +77,11 @@ def run_job_id(run_id: int) -> str:
 # ---- schemes -------------------------------------------------------------------------------------
 
 
-def _scheme_out(scheme: ScoringScheme, current_version: int) -> SchemeOut:
-    return SchemeOut(
-        version=scheme.version,
-        name=scheme.name,
-        notes=scheme.notes,
-        document=SchemeDocument.model_validate(scheme.document),
-        current=scheme.version == current_version,
-        created_by=scheme.created_by,
-        created_at=scheme.created_at,
-    )
+@dataclass(frozen=True, slots=True)
+class SchemeView(RowWith[ScoringScheme]):
+    """A scheme version, and whether it is the newest (`SchemeOut`)."""
+
+    current: bool
 
 
 async def current_scheme(session: AsyncSession) -> ScoringScheme:
@@ -107,7 +101,7 @@ async def current_scheme(session: AsyncSession) -> ScoringScheme:
     return latest
 
 
-async def create_scheme(session: AsyncSession, principal: Principal, data: SchemeCreate) -> SchemeOut:
+async def create_scheme(session: AsyncSession, principal: Principal, data: SchemeCreate) -> SchemeView:
     """A new version: schemes are never edited, so every stored score keeps meaning what it meant."""
     require_city_admin(principal)
     latest = await current_scheme(session)
@@ -123,24 +117,22 @@ async def create_scheme(session: AsyncSession, principal: Principal, data: Schem
         raise SchemeVersionTaken("Another scheme version was created at the same moment; send it again")
     created = await repo.scheme(session, latest.version + 1)
     assert created is not None
-    return _scheme_out(created, created.version)
+    return SchemeView(created, current=True)
 
 
-async def list_schemes(session: AsyncSession, cursor: str | None, limit: int) -> Page[SchemeOut]:
+async def list_schemes(session: AsyncSession, cursor: str | None, limit: int) -> Rows[SchemeView]:
     current = await current_scheme(session)
     schemes = await repo.schemes_page(session, decode_cursor(cursor), limit)
-    return Page(
-        items=[_scheme_out(s, current.version) for s in schemes],
-        next_cursor=next_cursor([s.version for s in schemes], limit),
-    )
+    items = [SchemeView(s, current=s.version == current.version) for s in schemes]
+    return Rows(items, next_cursor([s.version for s in schemes], limit))
 
 
-async def get_scheme(session: AsyncSession, version: int) -> SchemeOut:
+async def get_scheme(session: AsyncSession, version: int) -> SchemeView:
     current = await current_scheme(session)
     scheme = await repo.scheme(session, version)
     if scheme is None:
         raise SchemeNotFound(f"No scoring scheme version {version}")
-    return _scheme_out(scheme, current.version)
+    return SchemeView(scheme, current=scheme.version == current.version)
 
 
 async def _scheme_document(session: AsyncSession, version: int) -> SchemeDocument:
@@ -162,29 +154,6 @@ class RunSpec:
     as_of: datetime
     scheme_version: int
     scheme: SchemeDocument
-
-
-def run_out(run: ScoreRun) -> RunOut:
-    return RunOut(
-        id=run.id,
-        period=run.period,
-        period_start=run.period_start,
-        period_end=run.period_end,
-        as_of=run.as_of,
-        scheme_version=run.scheme_version,
-        status=run.status,
-        mode=run.mode,
-        phase=run.phase,
-        progress=run.progress,
-        chunks_done=run.chunks_done,
-        chunks_total=run.chunks_total,
-        cohort_size=run.cohort_size,
-        results=run.results,
-        error=run.error,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-    )
 
 
 def _as_of(value: datetime | None, period: Period, now: datetime) -> datetime:
@@ -396,11 +365,11 @@ async def get_run(session: AsyncSession, run_id: int) -> ScoreRun:
     return run
 
 
-async def list_runs(session: AsyncSession, period: str | None, cursor: str | None, limit: int) -> Page[RunOut]:
+async def list_runs(session: AsyncSession, period: str | None, cursor: str | None, limit: int) -> Rows[ScoreRun]:
     if period is not None:
         parse_period(period, ["query", "period"])
     runs = await repo.runs_page(session, period, decode_cursor(cursor), limit)
-    return Page(items=[run_out(r) for r in runs], next_cursor=next_cursor([r.id for r in runs], limit))
+    return Rows(runs, next_cursor([r.id for r in runs], limit))
 
 
 async def verify_run(session: AsyncSession, snapshot: AsyncSession, run_id: int) -> VerifyOut:

@@ -31,6 +31,7 @@ import chinese_calendar
 
 __all__ = [
     "CLOCK_HOURS",
+    "DEFAULT_WARNING_SHARE",
     "MAX_SEARCH_DAYS",
     "SHANGHAI",
     "UNITS",
@@ -54,6 +55,8 @@ MAX_SEARCH_DAYS: Final = 3 * 366
 _ZERO: Final = timedelta(0)
 _ONE_DAY: Final = timedelta(days=1)
 _CACHE_LIMIT: Final = 8192
+# 黄牌 at 80% of the time allowed, unless the rule settings say otherwise (`sla.warning_share`).
+DEFAULT_WARNING_SHARE: Final = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,16 +147,20 @@ def _next_day(day: date) -> date:
 class WorkCalendar:
     """Working days and office hours; an immutable snapshot (build a new one when the admin table changes)."""
 
-    __slots__ = ("_days", "_office_hours", "_overrides", "_tz", "_workdays")
+    __slots__ = ("_days", "_office_hours", "_overrides", "_tz", "_warning_share", "_workdays")
 
     def __init__(
         self,
         overrides: Mapping[date, bool] | None = None,
         office_hours: OfficeHours = OfficeHours(),
         tz: ZoneInfo = SHANGHAI,
+        warning_share: float = DEFAULT_WARNING_SHARE,
     ) -> None:
         if not isinstance(office_hours, OfficeHours):
             raise TypeError("office_hours must be an OfficeHours")
+        if not 0 < warning_share < 1:
+            raise ValueError(f"warning_share must lie strictly between 0 and 1, got {warning_share!r}")
+        self._warning_share = float(warning_share)
         self._overrides: dict[date, bool] = {_plain_date(day): bool(works) for day, works in (overrides or {}).items()}
         self._office_hours = office_hours
         self._tz = tz
@@ -172,6 +179,11 @@ class WorkCalendar:
     @property
     def tz(self) -> ZoneInfo:
         return self._tz
+
+    @property
+    def warning_share(self) -> float:
+        """The share of a deadline's time allowed after which a request turns `warning` (黄牌; rule settings)."""
+        return self._warning_share
 
     # ---- days ---------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import service as audit
 from services.models import CalendarDay
 from services.sla import service as sla
 from services.sla.calendar import SHANGHAI
@@ -15,6 +16,7 @@ from shared.queue import LONG_QUEUE, enqueue_after_commit
 
 COVERAGE_DAYS = 60
 RECOMPUTE_TASK = "recompute_deadlines"
+CALENDAR_AUDIT_FIELDS = ("day", "is_workday", "note")
 
 
 async def coverage_warnings(session: AsyncSession, today: date | None = None) -> list[str]:
@@ -46,12 +48,15 @@ async def set_day(
 ) -> CalendarDay:
     require_city_admin(principal)
     row = await session.get(CalendarDay, day)
+    before = None if row is None else audit.snapshot(row, CALENDAR_AUDIT_FIELDS)
     if row is None:
         row = CalendarDay(day=day, is_workday=is_workday, note=note)
         session.add(row)
     else:
         row.is_workday, row.note = is_workday, note
     await session.flush()
+    after = audit.snapshot(row, CALENDAR_AUDIT_FIELDS)
+    await audit.record(session, principal, "calendar.day_set", "calendar_day", day, before=before, after=after)
     _after_change(session)
     return row
 
@@ -61,8 +66,15 @@ async def delete_day(session: AsyncSession, principal: Principal, day: date) -> 
     row = await session.get(CalendarDay, day)
     if row is None:
         raise CalendarDayNotFound(f"No calendar entry for {day}")
+    before = audit.snapshot(row, CALENDAR_AUDIT_FIELDS)
     await session.delete(row)
     await session.flush()
+    await audit.record(session, principal, "calendar.day_deleted", "calendar_day", day, before=before)
+    _after_change(session)
+
+
+def deadline_rules_changed(session: AsyncSession) -> None:
+    """The office hours or the warning share changed (rule settings): recompute the deadlines still ahead."""
     _after_change(session)
 
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.sla.calendar import WorkCalendar
+from services.sla.calendar import DEFAULT_WARNING_SHARE, WorkCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ def pick_policy(policies: list[PolicyTerms], category: str, priority: str) -> Po
     return max(candidates, key=lambda p: (p.priority is not None, specificity(p.category_prefix)))
 
 
-WARNING_SHARE = 0.8  # 黄牌 at 80% of the time allowed
+WARNING_SHARE = DEFAULT_WARNING_SHARE  # the default; the calendar carries the share in force (rule settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +51,13 @@ class Deadlines:
 
 
 def warning_time(calendar: WorkCalendar, start: datetime, deadline: datetime, unit: str) -> datetime:
-    """When 80% of the time from `start` to `deadline` has passed, counted in the deadline's own unit."""
+    """When the calendar's warning share (80% by default) of the time from `start` to `deadline` has passed,
+    counted in the deadline's own unit."""
+    share = calendar.warning_share
     if unit == "clock_hours":
-        return start + (deadline - start) * WARNING_SHARE
+        return start + (deadline - start) * share
     allowed = calendar.working_minutes_between(start, deadline)
-    return min(deadline, calendar.add_working_minutes(start, allowed * WARNING_SHARE))
+    return min(deadline, calendar.add_working_minutes(start, allowed * share))
 
 
 def deadlines(calendar: WorkCalendar, terms: PolicyTerms, start: datetime) -> Deadlines:

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import service as audit
 from services.models import SlaPolicy
 from services.org import repository as repo
 from services.org.errors import (
@@ -13,6 +14,17 @@ from services.sla.errors import SlaPolicyNotFound
 from services.sla.schemas import SlaPolicyCreate, SlaPolicyUpdate
 from shared.auth import Principal, require_city_admin
 from shared.errors import check_version, field_error
+
+POLICY_AUDIT_FIELDS = (
+    "name",
+    "category_prefix",
+    "priority",
+    "respond_amount",
+    "respond_unit",
+    "resolve_amount",
+    "resolve_unit",
+    "version",
+)
 
 
 async def list_sla_policies(session: AsyncSession) -> list[SlaPolicy]:
@@ -35,6 +47,8 @@ async def create_sla_policy(session: AsyncSession, principal: Principal, data: S
     policy = SlaPolicy(**data.model_dump())
     session.add(policy)
     await session.flush()
+    after = audit.snapshot(policy, POLICY_AUDIT_FIELDS)
+    await audit.record(session, principal, "sla_policy.created", "sla_policy", policy.id, after=after)
     sla_service.invalidate()
     return policy
 
@@ -47,10 +61,13 @@ async def update_sla_policy(
     if policy is None:
         raise SlaPolicyNotFound(f"No SLA policy {policy_id}")
     check_version(policy.version, data.version or if_match)
+    before = audit.snapshot(policy, POLICY_AUDIT_FIELDS)
     for field, value in data.model_dump(exclude={"version"}, exclude_none=True).items():
         setattr(policy, field, value)
     policy.version += 1
     await session.flush()
+    changed = audit.changes(before, audit.snapshot(policy, POLICY_AUDIT_FIELDS))
+    await audit.record(session, principal, "sla_policy.updated", "sla_policy", policy.id, **changed)
     sla_service.invalidate()
     return policy
 
@@ -60,6 +77,8 @@ async def delete_sla_policy(session: AsyncSession, principal: Principal, policy_
     policy = await repo.sla_policy_by_id(session, policy_id)
     if policy is None:
         raise SlaPolicyNotFound(f"No SLA policy {policy_id}")
+    before = audit.snapshot(policy, POLICY_AUDIT_FIELDS)
     await session.delete(policy)
     await session.flush()
+    await audit.record(session, principal, "sla_policy.deleted", "sla_policy", policy_id, before=before)
     sla_service.invalidate()

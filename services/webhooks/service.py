@@ -27,20 +27,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.models import ApiKey, WebhookDelivery, WebhookSubscription
 from services.webhooks.errors import TooManyWebhooks, WebhookNotFound
 from services.webhooks.guard import WebhookConfig, check_addresses, check_url, normalize_host, webhook_config
-from services.webhooks.schemas import EVENT_TYPES, DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut
+from services.webhooks.schemas import EVENT_TYPES, WebhookCreate
 from services.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, encode_body, sign
 from shared.auth import Principal, key_id_of
 from shared.errors import Forbidden
-from shared.pagination import Page, decode_cursor, next_cursor
+from shared.pagination import decode_cursor, next_cursor
 from shared.settings import get_settings
+from shared.views import Rows, RowWith
 
 logger = logging.getLogger("minqing.webhooks")
 
 MANAGE_RIGHT = "webhooks:manage"
 MAX_SUBSCRIPTIONS_PER_KEY = 20
 # Fields each event type must carry besides the envelope (`id`, `type`, `occurred_at`).
+_REQUEST = frozenset({"request_id", "version", "from", "to"})
+_SLA = _REQUEST | {"tracking_no", "external_id", "sla_state", "phase", "deadline", "escalation_level", "unit"}
 REQUIRED_FIELDS: dict[str, frozenset[str]] = {
-    "request.status_changed": frozenset({"request_id", "version", "from", "to"}),
+    "request.status_changed": _REQUEST,
+    "request.sla_warning": _SLA,
+    "request.sla_overdue": _SLA,
+    "request.escalated": _SLA | {"reason", "escalated_to", "supervisor_ids", "leader_ids", "note"},
+    "request.supervised": _SLA | {"kind", "order_id", "note", "due_by"},
     "alert.raised": frozenset(),
 }
 
@@ -479,18 +486,6 @@ def _manager_key_id(principal: Principal) -> int:
     return principal.id
 
 
-def _subscription_out(sub: WebhookSubscription) -> WebhookOut:
-    return WebhookOut.model_validate(
-        {
-            "id": sub.id,
-            "url": sub.url,
-            "event_types": sub.event_types,
-            "active": sub.active,
-            "created_at": sub.created_at,
-        }
-    )
-
-
 async def _own_subscription(session: AsyncSession, key_id: int, subscription_id: int) -> WebhookSubscription:
     sub = await session.scalar(
         select(WebhookSubscription).where(
@@ -503,8 +498,9 @@ async def _own_subscription(session: AsyncSession, key_id: int, subscription_id:
     return sub
 
 
-async def create_subscription(session: AsyncSession, principal: Principal, data: WebhookCreate) -> WebhookCreated:
-    """Subscribe the caller's API key; the answer carries the signing secret, the only time it is shown."""
+async def create_subscription(session: AsyncSession, principal: Principal, data: WebhookCreate) -> WebhookSubscription:
+    """Subscribe the caller's API key; the answer (`WebhookCreated`) carries the signing secret, the only time
+    it is shown (`WebhookOut` has none)."""
     key_id = _manager_key_id(principal)
     # Serialise concurrent creations for one key, so the cap holds.
     await session.execute(select(ApiKey.id).where(ApiKey.id == key_id).with_for_update())
@@ -518,16 +514,16 @@ async def create_subscription(session: AsyncSession, principal: Principal, data:
     session.add(sub)
     await session.flush()
     await session.refresh(sub, ["created_at", "active"])
-    return WebhookCreated(**_subscription_out(sub).model_dump(), secret=secret)
+    return sub
 
 
-async def list_subscriptions(session: AsyncSession, principal: Principal) -> list[WebhookOut]:
+async def list_subscriptions(session: AsyncSession, principal: Principal) -> list[WebhookSubscription]:
     """The caller's own subscriptions (never their secrets)."""
     key_id = _manager_key_id(principal)
     subs = await session.scalars(
         select(WebhookSubscription).where(WebhookSubscription.api_key_id == key_id).order_by(WebhookSubscription.id)
     )
-    return [_subscription_out(s) for s in subs]
+    return list(subs)
 
 
 async def delete_subscription(session: AsyncSession, principal: Principal, subscription_id: int) -> None:
@@ -535,6 +531,15 @@ async def delete_subscription(session: AsyncSession, principal: Principal, subsc
     sub = await _own_subscription(session, _manager_key_id(principal), subscription_id)
     await session.delete(sub)
     await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView(RowWith[WebhookDelivery]):
+    """A delivery as its owner reads it (`DeliveryOut`): a next attempt only while it is pending."""
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        return self.row.next_attempt_at if self.row.state == "pending" else None
 
 
 async def list_deliveries(
@@ -545,7 +550,7 @@ async def list_deliveries(
     state: str | None = None,
     cursor: str | None = None,
     limit: int,
-) -> Page[DeliveryOut]:
+) -> Rows[DeliveryView]:
     """Deliveries of one of the caller's subscriptions, newest first."""
     sub = await _own_subscription(session, _manager_key_id(principal), subscription_id)
     stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
@@ -555,22 +560,4 @@ async def list_deliveries(
     if before is not None:
         stmt = stmt.where(WebhookDelivery.id < before)
     rows = list(await session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit)))
-    items = [
-        DeliveryOut.model_validate(
-            {
-                "id": d.id,
-                "event_id": d.event_id,
-                "event_type": d.event_type,
-                "state": d.state,
-                "attempts": d.attempts,
-                "next_attempt_at": d.next_attempt_at if d.state == "pending" else None,
-                "last_status_code": d.last_status_code,
-                "last_error": d.last_error,
-                "created_at": d.created_at,
-                "delivered_at": d.delivered_at,
-                "body": d.body,
-            }
-        )
-        for d in rows
-    ]
-    return Page(items=items, next_cursor=next_cursor([d.id for d in rows], limit))
+    return Rows([DeliveryView(d) for d in rows], next_cursor([d.id for d in rows], limit))

@@ -3,29 +3,12 @@
 import re
 from typing import Any
 
-from services.models import OrgUnit
-from tests.factories import PASSWORD, bearer, make_api_key, make_small_city, make_staff
+from tests.factories import PASSWORD, bearer, make_api_key, make_city_admin, make_small_city, make_staff
+from tests.kit import PROBLEM, problem
 
-PROBLEM_JSON = "application/problem+json"
 STAFF = "/v1/admin/staff"
 KEYS = "/v1/admin/api-keys"
 NEW_PASSWORD = "a-long-passphrase-for-tests"
-
-
-async def _city_admin(session) -> tuple[dict[str, OrgUnit], dict[str, str]]:
-    units = await make_small_city(session)
-    admin = await make_staff(session, "city_admin", "admin", units["3302"])
-    await session.commit()
-    return units, bearer(admin)
-
-
-def _problem(response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
-    assert body["status"] == status
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    return body
 
 
 def _staff_body(username: str, role: str, scope_code: str, **extra: Any) -> dict[str, Any]:
@@ -94,33 +77,33 @@ async def test_staff_scope_outside_the_admins_subtree_is_not_found(session, inta
     await session.commit()
     auth = bearer(street_admin)
     for scope in ("330203002", "330203", "3302", "330205001001001", "nowhere"):
-        _problem(await intake_client.post(STAFF, json=_staff_body("gw_x", "handler", scope), headers=auth), 404)
+        problem(await intake_client.post(STAFF, json=_staff_body("gw_x", "handler", scope), headers=auth), 404)
     page = (await intake_client.get(STAFF, headers=auth)).json()
     assert [s["username"] for s in page["items"]] == ["street_admin"]
 
 
 async def test_duplicate_username_is_a_conflict(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     assert (
         await intake_client.post(STAFF, json=_staff_body("disp", "dispatcher", "330203"), headers=auth)
     ).status_code == 201
     r = await intake_client.post(STAFF, json=_staff_body("disp", "handler", "330205"), headers=auth)
-    body = _problem(r, 409)
+    body = problem(r, 409)
     assert [e["field"] for e in body["errors"]] == ["username"]
     r = await intake_client.post(STAFF, json=_staff_body("city_admin", "handler", "330205"), headers=auth)
-    _problem(r, 409)
+    problem(r, 409)
 
 
 async def test_staff_fields_are_validated(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     body = _staff_body("no spaces!", "superuser", "330203", password="short")
     r = await intake_client.post(STAFF, json=body, headers=auth)
-    fields = {e["field"] for e in _problem(r, 422)["errors"]}
+    fields = {e["field"] for e in problem(r, 422)["errors"]}
     assert fields == {"username", "role", "password"}
 
 
 async def test_new_account_logs_in_and_me_shows_its_role_and_scope(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     created = (
         await intake_client.post(STAFF, json=_staff_body("disp_haishu", "dispatcher", "330203"), headers=auth)
     ).json()
@@ -145,20 +128,20 @@ async def test_new_account_logs_in_and_me_shows_its_role_and_scope(session, inta
 
 
 async def test_deactivated_account_loses_its_existing_token_at_once(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     created = (await intake_client.post(STAFF, json=_staff_body("clerk1", "clerk", "330205"), headers=auth)).json()
     token = (await _login(intake_client, "clerk1", NEW_PASSWORD)).json()["access_token"]
     own = {"Authorization": f"Bearer {token}"}
     assert (await intake_client.get("/v1/me", headers=own)).status_code == 200
-    _problem(await intake_client.patch(f"{STAFF}/{created['id']}", json={"active": False}, headers=auth), 428)
+    problem(await intake_client.patch(f"{STAFF}/{created['id']}", json={"active": False}, headers=auth), 428)
     r = await intake_client.patch(f"{STAFF}/{created['id']}", json={"active": False, "version": 1}, headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["active"] is False
     assert r.json()["version"] == 2
     r = await intake_client.get("/v1/me", headers=own)
-    _problem(r, 401)
+    problem(r, 401)
     assert r.headers["www-authenticate"] == "Bearer"
-    _problem(await _login(intake_client, "clerk1", NEW_PASSWORD), 401)
+    problem(await _login(intake_client, "clerk1", NEW_PASSWORD), 401)
     # Reactivated, the same token works again (deactivation is read fresh on every call).
     r = await intake_client.patch(f"{STAFF}/{created['id']}", json={"active": True, "version": 2}, headers=auth)
     assert r.status_code == 200, r.text
@@ -166,14 +149,14 @@ async def test_deactivated_account_loses_its_existing_token_at_once(session, int
 
 
 async def test_role_change_bites_on_the_next_call(session, intake_client):
-    units, auth = await _city_admin(session)
+    units, auth = await make_city_admin(session)
     target = await make_staff(session, "admin2", "admin", units["330203"])
     await session.commit()
     own = bearer(target)
     assert (await intake_client.get(STAFF, headers=own)).status_code == 200
     r = await intake_client.patch(f"{STAFF}/{target.id}", json={"role": "handler", "version": 1}, headers=auth)
     assert r.status_code == 200, r.text
-    _problem(await intake_client.get(STAFF, headers=own), 403)
+    problem(await intake_client.get(STAFF, headers=own), 403)
     assert (await intake_client.get("/v1/me", headers=own)).json()["role"] == "handler"
 
 
@@ -184,13 +167,13 @@ async def test_staff_update_is_limited_to_the_admins_subtree(session, intake_cli
     insider = await make_staff(session, "insider", "handler", units["330203001001"])
     await session.commit()
     auth = bearer(street_admin)
-    _problem(await intake_client.get(f"{STAFF}/{outsider.id}", headers=auth), 404)
-    _problem(
+    problem(await intake_client.get(f"{STAFF}/{outsider.id}", headers=auth), 404)
+    problem(
         await intake_client.patch(f"{STAFF}/{outsider.id}", json={"active": False, "version": 1}, headers=auth), 404
     )
     # Moving an account in scope to a unit outside it is refused too.
     r = await intake_client.patch(f"{STAFF}/{insider.id}", json={"scope_code": "330205", "version": 1}, headers=auth)
-    _problem(r, 404)
+    problem(r, 404)
     r = await intake_client.patch(
         f"{STAFF}/{insider.id}", json={"scope_code": "330203001001001", "version": 1}, headers=auth
     )
@@ -217,7 +200,7 @@ async def test_street_admin_lists_only_staff_in_its_subtree(session, intake_clie
 
 
 async def test_staff_list_pages_with_a_cursor(session, intake_client):
-    units, auth = await _city_admin(session)
+    units, auth = await make_city_admin(session)
     for i in range(4):
         await make_staff(session, f"gw_{i}", "handler", units["330205001001001"])
     await session.commit()
@@ -250,7 +233,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(session, inta
         await _login(intake_client, "gw_disabled", PASSWORD),
     ]
     for r in answers:
-        _problem(r, 401)
+        problem(r, 401)
         assert r.headers["www-authenticate"] == "Bearer"
         assert "access_token" not in r.text
     assert all(r.json() == answers[0].json() for r in answers)
@@ -258,7 +241,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(session, inta
 
 async def test_login_without_form_fields_is_invalid_input(intake_client):
     r = await intake_client.post("/v1/auth/token", data={"username": "x"})
-    assert {e["field"] for e in _problem(r, 422)["errors"]} == {"password"}
+    assert {e["field"] for e in problem(r, 422)["errors"]} == {"password"}
 
 
 # ---- API keys --------------------------------------------------------------------------------
@@ -267,7 +250,7 @@ KEY_BODY = {"name": "81890 hotline", "channels": ["hotline", "app"], "rights": [
 
 
 async def test_api_key_is_shown_once_and_never_listed(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     r = await intake_client.post(KEYS, json=KEY_BODY, headers=auth)
     assert r.status_code == 201, r.text
     created = r.json()
@@ -288,7 +271,7 @@ async def test_api_key_is_shown_once_and_never_listed(session, intake_client):
 
 
 async def test_api_key_authenticates_me_until_revoked(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     created = (await intake_client.post(KEYS, json=KEY_BODY, headers=auth)).json()
     own = {"X-API-Key": created["key"]}
     r = await intake_client.get("/v1/me", headers=own)
@@ -309,13 +292,13 @@ async def test_api_key_authenticates_me_until_revoked(session, intake_client):
     assert revoked_at is not None
     assert "key" not in r.json()
     r = await intake_client.get("/v1/me", headers=own)
-    _problem(r, 401)
+    problem(r, 401)
     assert r.headers["www-authenticate"] == "Bearer"
     # Revoking again changes nothing; an unknown key id is 404.
     again = await intake_client.post(f"{KEYS}/{created['id']}/revoke", headers=auth)
     assert again.status_code == 200
     assert again.json()["revoked_at"] == revoked_at
-    _problem(await intake_client.post(f"{KEYS}/{created['id'] + 100}/revoke", headers=auth), 404)
+    problem(await intake_client.post(f"{KEYS}/{created['id'] + 100}/revoke", headers=auth), 404)
 
 
 async def test_malformed_or_unknown_api_keys_are_not_authenticated(session, intake_client):
@@ -333,29 +316,29 @@ async def test_malformed_or_unknown_api_keys_are_not_authenticated(session, inta
         key[:-1],
     ):
         r = await intake_client.get("/v1/me", headers={"X-API-Key": bad})
-        _problem(r, 401)
+        problem(r, 401)
         assert r.headers["www-authenticate"] == "Bearer"
     assert (await intake_client.get("/v1/me", headers={"X-API-Key": key})).status_code == 200
 
 
 async def test_api_key_fields_are_validated(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     r = await intake_client.post(KEYS, json={**KEY_BODY, "rights": ["requests:delete"]}, headers=auth)
-    assert {e["field"] for e in _problem(r, 422)["errors"]} == {"rights.0"}
+    assert {e["field"] for e in problem(r, 422)["errors"]} == {"rights.0"}
     r = await intake_client.post(KEYS, json={**KEY_BODY, "channels": []}, headers=auth)
-    assert {e["field"] for e in _problem(r, 422)["errors"]} == {"channels"}
+    assert {e["field"] for e in problem(r, 422)["errors"]} == {"channels"}
     assert (await intake_client.get(KEYS, headers=auth)).json() == []
 
 
 async def test_only_city_admins_manage_api_keys(session, intake_client):
-    units, city_auth = await _city_admin(session)
+    units, city_auth = await make_city_admin(session)
     created = (await intake_client.post(KEYS, json=KEY_BODY, headers=city_auth)).json()
     district_admin = await make_staff(session, "district_admin", "admin", units["330203"])
     await session.commit()
     auth = bearer(district_admin)
-    _problem(await intake_client.post(KEYS, json=KEY_BODY, headers=auth), 403)
-    _problem(await intake_client.get(KEYS, headers=auth), 403)
-    _problem(await intake_client.post(f"{KEYS}/{created['id']}/revoke", headers=auth), 403)
+    problem(await intake_client.post(KEYS, json=KEY_BODY, headers=auth), 403)
+    problem(await intake_client.get(KEYS, headers=auth), 403)
+    problem(await intake_client.post(f"{KEYS}/{created['id']}/revoke", headers=auth), 403)
     assert (await intake_client.get("/v1/me", headers={"X-API-Key": created["key"]})).status_code == 200
 
 
@@ -379,7 +362,7 @@ async def test_integration_key_gets_403_on_every_admin_endpoint(session, intake_
     for method, path in _admin_calls():
         r = await _call(intake_client, method, path, {"X-API-Key": key})
         assert r.status_code == 403, (method, path, r.status_code, r.text)
-        assert r.headers["content-type"] == PROBLEM_JSON
+        assert r.headers["content-type"] == PROBLEM
 
 
 async def test_handler_staff_gets_403_on_every_admin_endpoint(session, intake_client):
@@ -389,7 +372,7 @@ async def test_handler_staff_gets_403_on_every_admin_endpoint(session, intake_cl
     for method, path in _admin_calls():
         r = await _call(intake_client, method, path, bearer(handler))
         assert r.status_code == 403, (method, path, r.status_code, r.text)
-        assert r.headers["content-type"] == PROBLEM_JSON
+        assert r.headers["content-type"] == PROBLEM
 
 
 async def test_every_other_staff_role_gets_403_on_admin_endpoints(session, intake_client):
@@ -398,19 +381,19 @@ async def test_every_other_staff_role_gets_403_on_admin_endpoints(session, intak
         staff = await make_staff(session, f"{role}_city", role, units["3302"])
         await session.commit()
         for path in (STAFF, KEYS, "/v1/admin/categories", "/v1/admin/org-units"):
-            _problem(await intake_client.get(path, headers=bearer(staff)), 403)
+            problem(await intake_client.get(path, headers=bearer(staff)), 403)
 
 
 async def test_no_credentials_get_401_with_www_authenticate(intake_client):
     for method, path in [*_admin_calls(), ("GET", "/v1/me"), ("GET", "/v1/categories")]:
         r = await _call(intake_client, method, path, {})
         assert r.status_code == 401, (method, path, r.status_code, r.text)
-        assert r.headers["content-type"] == PROBLEM_JSON
+        assert r.headers["content-type"] == PROBLEM
         assert r.headers["www-authenticate"] == "Bearer"
     r = await intake_client.get("/v1/me", headers={"Authorization": "Bearer "})
-    _problem(r, 401)
+    problem(r, 401)
     r = await intake_client.get("/v1/me", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    _problem(r, 401)
+    problem(r, 401)
 
 
 # ---- input that PostgreSQL cannot store ------------------------------------------------------
@@ -423,11 +406,11 @@ async def test_nul_character_in_login_is_refused_not_a_500(session, intake_clien
     for username, password in (("gw_known\x00", PASSWORD), ("\x00", "x"), ("gw_known", "pass\x00word")):
         r = await _login(intake_client, username, password)
         assert r.status_code in (401, 422), (username, r.status_code, r.text)
-        assert r.headers["content-type"] == PROBLEM_JSON
+        assert r.headers["content-type"] == PROBLEM
 
 
 async def test_nul_characters_in_staff_and_key_input_are_invalid_input_not_a_500(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     calls = [
         (STAFF, _staff_body("gw_nul", "handler", "330203", display_name="张\x00三"), {"display_name"}),
         (STAFF, _staff_body("gw_nul", "handler", "3302\x00"), {"scope_code"}),
@@ -435,8 +418,8 @@ async def test_nul_characters_in_staff_and_key_input_are_invalid_input_not_a_500
     ]
     for url, body, fields in calls:
         r = await intake_client.post(url, json=body, headers=auth)
-        problem = _problem(r, 422)
-        assert {e["field"] for e in problem.get("errors", [])} == fields, problem
+        answer = problem(r, 422)
+        assert {e["field"] for e in answer.get("errors", [])} == fields, answer
     assert [s["username"] for s in (await intake_client.get(STAFF, headers=auth)).json()["items"]] == ["city_admin"]
 
 
@@ -445,4 +428,4 @@ async def test_login_with_a_malformed_form_body_is_invalid_input(intake_client):
     r = await intake_client.post(
         "/v1/auth/token", content=b"username=a&password=b", headers={"Content-Type": "multipart/form-data"}
     )
-    _problem(r, 422)
+    problem(r, 422)

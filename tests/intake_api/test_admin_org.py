@@ -1,17 +1,10 @@
 """Admin API for the org-unit tree, departments, teams and members, with scope enforced."""
 
-from tests.factories import bearer, make_small_city, make_staff, square
-
-
-async def _city_admin(session):
-    units = await make_small_city(session)
-    admin = await make_staff(session, "city_admin", "admin", units["3302"])
-    await session.commit()
-    return units, bearer(admin)
+from tests.factories import bearer, make_city_admin, make_small_city, make_staff, square
 
 
 async def test_admin_creates_a_community_under_a_street(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     body = {"code": "330203001777", "name": "新河社区", "level": "community", "parent_code": "330203001"}
     r = await intake_client.post("/v1/admin/org-units", json=body, headers=auth)
     assert r.status_code == 201, r.text
@@ -22,7 +15,7 @@ async def test_admin_creates_a_community_under_a_street(session, intake_client):
 
 
 async def test_child_level_must_follow_parent_level(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     body = {"code": "X1", "name": "错层", "level": "grid", "parent_code": "330203001", "geometry": square(121.5, 29.8)}
     r = await intake_client.post("/v1/admin/org-units", json=body, headers=auth)
     assert r.status_code == 422
@@ -31,7 +24,7 @@ async def test_child_level_must_follow_parent_level(session, intake_client):
 
 
 async def test_grid_without_polygon_is_refused(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     body = {"code": "330203001001009", "name": "第9网格", "level": "grid", "parent_code": "330203001001"}
     r = await intake_client.post("/v1/admin/org-units", json=body, headers=auth)
     assert r.status_code == 422
@@ -39,7 +32,7 @@ async def test_grid_without_polygon_is_refused(session, intake_client):
 
 
 async def test_self_intersecting_polygon_is_refused_with_reason(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     bowtie = {
         "type": "Polygon",
         "coordinates": [[[121.5, 29.8], [121.6, 29.9], [121.6, 29.8], [121.5, 29.9], [121.5, 29.8]]],
@@ -57,7 +50,7 @@ async def test_self_intersecting_polygon_is_refused_with_reason(session, intake_
 
 
 async def test_unclosed_ring_is_a_validation_error_naming_geometry(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     open_ring = {"type": "Polygon", "coordinates": [[[121.5, 29.8], [121.6, 29.8], [121.6, 29.9], [121.5, 29.9]]]}
     body = {"code": "G9", "name": "第9网格", "level": "grid", "parent_code": "330203001001", "geometry": open_ring}
     r = await intake_client.post("/v1/admin/org-units", json=body, headers=auth)
@@ -66,7 +59,7 @@ async def test_unclosed_ring_is_a_validation_error_naming_geometry(session, inta
 
 
 async def test_duplicate_code_is_a_conflict(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     body = {"code": "330203001", "name": "重复", "level": "street", "parent_code": "330203"}
     r = await intake_client.post("/v1/admin/org-units", json=body, headers=auth)
     assert r.status_code == 409
@@ -74,7 +67,7 @@ async def test_duplicate_code_is_a_conflict(session, intake_client):
 
 
 async def test_update_needs_the_current_version(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     url = "/v1/admin/org-units/330203001"
     r = await intake_client.patch(url, json={"name": "南门街道"}, headers=auth)
     assert r.status_code == 428
@@ -89,7 +82,7 @@ async def test_update_needs_the_current_version(session, intake_client):
 
 
 async def test_unit_with_children_cannot_be_deleted(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     r = await intake_client.delete("/v1/admin/org-units/330203001", headers=auth)
     assert r.status_code == 409
     r = await intake_client.delete("/v1/admin/org-units/330203001001001", headers=auth)
@@ -99,7 +92,7 @@ async def test_unit_with_children_cannot_be_deleted(session, intake_client):
 
 
 async def test_listing_pages_with_a_cursor(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     seen: list[str] = []
     cursor = None
     while True:
@@ -116,7 +109,7 @@ async def test_listing_pages_with_a_cursor(session, intake_client):
 
 
 async def test_listing_filters_by_level_and_parent(session, intake_client):
-    _, auth = await _city_admin(session)
+    _, auth = await make_city_admin(session)
     r = await intake_client.get("/v1/admin/org-units", params={"level": "street"}, headers=auth)
     assert {u["code"] for u in r.json()["items"]} == {"330203001", "330203002", "330205001"}
     r = await intake_client.get("/v1/admin/org-units", params={"parent_code": "330203"}, headers=auth)
@@ -149,7 +142,7 @@ async def test_staff_of_one_street_cannot_read_another_streets_unit(session, int
 
 
 async def test_departments_teams_and_members(session, intake_client):
-    units, auth = await _city_admin(session)
+    units, auth = await make_city_admin(session)
     await make_staff(session, "gw1", "handler", units["330203001001001"])
     await make_staff(session, "dept1", "handler", units["3302"])
     await session.commit()

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.models import OrgUnit
-from tests.factories import bearer, make_small_city, make_staff, square
+from tests.factories import bearer, make_city_admin, make_small_city, make_staff, square
 
 COMMUNITIES = ("330203001001", "330203002001", "330205001001")
 
@@ -23,10 +23,8 @@ def collection(features: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def _setup(session):
-    units = await make_small_city(session)
-    admin = await make_staff(session, "city_admin", "admin", units["3302"])
-    await session.commit()
-    return bearer(admin)
+    _, auth = await make_city_admin(session)
+    return auth
 
 
 async def _grid_count(session) -> int:

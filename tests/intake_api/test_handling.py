@@ -1,37 +1,14 @@
 """The handler workflow and the citizen's feedback, through the API, with the routing worker in burst mode."""
 
-import pytest
 from sqlalchemy import select
 
 from services.models import Request, RequestEvent
-from tests.factories import at_grid, bearer, make_handling_setup
-from tests.routing_worker.test_routing import drain
-
-
-@pytest.fixture
-async def setup(session):
-    data = await make_handling_setup(session)
-    await session.commit()
-    return data
-
-
-async def _routed(client, session, setup, body) -> Request:
-    r = await client.post("/v1/requests", json=body, headers=setup["key"])
-    assert r.status_code == 201, r.text
-    await drain()
-    return await session.get(Request, r.json()["id"], populate_existing=True)
-
-
-def _handler(setup, request):
-    for staff in [s for group in setup["handlers"].values() for s in group] + [setup["hb_staff"]]:
-        if staff.id == request.handler_id:
-            return staff
-    raise AssertionError("no handler")
+from tests.factories import at_grid, bearer
+from tests.kit import drain, handler_of, routed_request, routed_to_handler
 
 
 async def test_full_lifecycle_from_accept_to_satisfied_close(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(0))
-    auth = bearer(_handler(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup, at_grid(0))
     base = f"/v1/requests/{request.id}"
     r = await intake_client.post(f"{base}/accept", json={"note": "已受理"}, headers=auth)
     assert r.status_code == 200, r.text
@@ -59,8 +36,7 @@ async def test_full_lifecycle_from_accept_to_satisfied_close(session, intake_cli
 
 
 async def test_illegal_transition_is_409(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(0))
-    auth = bearer(_handler(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup, at_grid(0))
     r = await intake_client.post(
         f"/v1/requests/{request.id}/resolve", json={"outcome": "resolved", "reply": "x"}, headers=auth
     )
@@ -70,7 +46,7 @@ async def test_illegal_transition_is_409(session, intake_client, setup):
 
 
 async def test_only_the_handler_or_a_dispatcher_acts(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(0))
+    request = await routed_request(intake_client, session, setup, at_grid(0))
     other = next(s for s in setup["handlers"]["330203001001001"] if s.id != request.handler_id)
     far = setup["handlers"]["330205001001001"][0]
     r = await intake_client.post(f"/v1/requests/{request.id}/accept", json={}, headers=bearer(other))
@@ -80,14 +56,15 @@ async def test_only_the_handler_or_a_dispatcher_acts(session, intake_client, set
     r = await intake_client.post(f"/v1/requests/{request.id}/accept", json={}, headers=bearer(setup["dispatcher"]))
     assert r.status_code == 200
     r = await intake_client.post(
-        f"/v1/requests/{request.id}/reassign", json={"department_code": "HB"}, headers=bearer(_handler(setup, request))
+        f"/v1/requests/{request.id}/reassign",
+        json={"department_code": "HB"},
+        headers=bearer(handler_of(setup, request)),
     )
     assert r.status_code == 403
 
 
 async def test_stale_version_in_if_match_is_409(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(0))
-    auth = bearer(_handler(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup, at_grid(0))
     r = await intake_client.post(
         f"/v1/requests/{request.id}/accept", json={}, headers={**auth, "If-Match": str(request.version - 1)}
     )
@@ -97,22 +74,24 @@ async def test_stale_version_in_if_match_is_409(session, intake_client, setup):
 async def test_returned_request_reroutes_without_that_handler_and_second_return_goes_to_dispatcher(
     session, intake_client, setup
 ):
-    request = await _routed(intake_client, session, setup, at_grid(0))
+    request = await routed_request(intake_client, session, setup, at_grid(0))
     first = request.handler_id
     r = await intake_client.post(
         f"/v1/requests/{request.id}/return",
         json={"reason": "not_ours", "note": "不是本网格"},
-        headers=bearer(_handler(setup, request)),
+        headers=bearer(handler_of(setup, request)),
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "received"
     await drain()
     request = await session.get(Request, request.id, populate_existing=True)
-    assert request.status == "assigned" and request.handler_id not in (None, first)
+    # The returning unit (the grid's team), not just its handler, is excluded: the next rule's unit has it.
+    assert request.status == "assigned" and request.handler_id != first
+    assert (request.lead_team_id, request.lead_department_id) == (None, setup["hb"].id)
     r = await intake_client.post(
         f"/v1/requests/{request.id}/return",
         json={"reason": "wrong_location", "note": "位置不对"},
-        headers=bearer(_handler(setup, request)),
+        headers=bearer(setup["hb_staff"]),
     )
     assert r.json()["status"] == "needs_dispatch"
     await drain()
@@ -121,7 +100,7 @@ async def test_returned_request_reroutes_without_that_handler_and_second_return_
 
 
 async def test_department_member_claims_from_the_queue(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(0, category="env"))
+    request = await routed_request(intake_client, session, setup, at_grid(0, category="env"))
     assert request.handler_id is None
     r = await intake_client.post(f"/v1/requests/{request.id}/accept", json={}, headers=bearer(setup["hb_staff"]))
     assert r.status_code == 200, r.text
@@ -129,7 +108,7 @@ async def test_department_member_claims_from_the_queue(session, intake_client, s
 
 
 async def test_dispatcher_classifies_an_unknown_request_which_reroutes(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(2, category="unknown"))
+    request = await routed_request(intake_client, session, setup, at_grid(2, category="unknown"))
     assert request.status == "needs_dispatch"
     auth = bearer(setup["district_dispatcher"])
     r = await intake_client.post(f"/v1/requests/{request.id}/classify", json={"category": "utilities"}, headers=auth)
@@ -141,8 +120,7 @@ async def test_dispatcher_classifies_an_unknown_request_which_reroutes(session, 
 
 
 async def test_suspension_moves_the_resolution_deadline(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(0, category="utilities"))
-    auth = bearer(_handler(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup, at_grid(0, category="utilities"))
     await intake_client.post(f"/v1/requests/{request.id}/accept", json={}, headers=auth)
     before = (await session.get(Request, request.id, populate_existing=True)).resolve_by
     r = await intake_client.post(f"/v1/requests/{request.id}/suspend", json={"reason": "等群众补材料"}, headers=auth)
@@ -154,8 +132,8 @@ async def test_suspension_moves_the_resolution_deadline(session, intake_client, 
 
 
 async def test_negative_feedback_reopens_once_then_closes(session, intake_client, setup):
-    request = await _routed(intake_client, session, setup, at_grid(0))
-    handler = _handler(setup, request)
+    request = await routed_request(intake_client, session, setup, at_grid(0))
+    handler = handler_of(setup, request)
     auth = bearer(handler)
     base = f"/v1/requests/{request.id}"
     for round_no in (1, 2):
@@ -180,8 +158,10 @@ async def test_sweep_warns_escalates_and_closes_unevaluated(session, intake_clie
 
     from services.lifecycle.sweep import sweep
 
-    a = await _routed(intake_client, session, setup, at_grid(0, description="甲"))
-    b = await _routed(intake_client, session, setup, at_grid(1, description="乙", citizen={"phone": "13600000001"}))
+    a = await routed_request(intake_client, session, setup, at_grid(0, description="甲"))
+    b = await routed_request(
+        intake_client, session, setup, at_grid(1, description="乙", citizen={"phone": "13600000001"})
+    )
     now = datetime.now(UTC)
     a.respond_warn_at = now - timedelta(minutes=1)
     b.respond_by = now - timedelta(minutes=1)

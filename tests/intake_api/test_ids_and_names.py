@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from services.models import Member
 from shared.db import get_engine
 from tests.factories import at_grid, bearer, make_handling_setup, make_staff
-from tests.routing_worker.test_routing import drain
+from tests.kit import create_request, drain
 
 GRID = "330203001001001"
 _serial = itertools.count(1)
@@ -34,9 +34,7 @@ async def setup(session) -> dict[str, Any]:
 async def _create(client, setup, body) -> int:
     # Distinct texts, so that no request is a duplicate of another (same phone, same text).
     body = {**body, "description": f"{body['description']} #{next(_serial)}"}
-    r = await client.post("/v1/requests", json=body, headers=setup["key"])
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
+    return int((await create_request(client, setup["key"], body))["id"])
 
 
 async def _departments(client, setup) -> dict[str, dict[str, Any]]:

@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text, update
+from sqlalchemy import text, update
 
 from services.lifecycle.events import append_event
-from services.models import Category, Department, Request, Team
+from services.models import Category, Request
 from services.open311.privacy import REDACTED, contains_sensitive, redact
-from tests.factories import make_api_key, make_catalog, make_small_city, request_body
+from tests.factories import make_api_key, make_catalog, make_department, make_small_city, make_team, request_body
+from tests.kit import count_rows
 
 V2 = "/open311/v2"
 XML_TYPE = "text/xml; charset=utf-8"
@@ -116,10 +117,6 @@ async def submit(client, key: str, fmt: str = "json", **fields: Any) -> str:
     if fmt == "xml":
         return xml_of(r).findtext("request/service_request_id") or ""
     return str(r.json()[0]["service_request_id"])
-
-
-async def count_requests(session) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Request)))
 
 
 # ---- discovery and catalog ---------------------------------------------------------------------
@@ -305,7 +302,7 @@ async def test_post_without_a_good_key_is_a_403_array(session, intake_client, ci
     [description] = error_descriptions(r)
     assert why in description
     assert "www-authenticate" not in r.headers
-    assert await count_requests(session) == 0
+    assert await count_rows(session, Request) == 0
 
 
 async def test_post_with_a_hotline_only_key_is_a_403_in_xml(session, intake_client, city):
@@ -315,7 +312,7 @@ async def test_post_with_a_hotline_only_key_is_a_403_in_xml(session, intake_clie
     assert root.tag == "errors"
     assert root.findtext("error/code") == "403"
     assert "web or app" in (root.findtext("error/description") or "")
-    assert await count_requests(session) == 0
+    assert await count_rows(session, Request) == 0
 
 
 @pytest.mark.parametrize(
@@ -342,7 +339,7 @@ async def test_post_bad_input_is_a_400_array_naming_the_parameter(session, intak
     assert r.status_code == 400, r.text
     descriptions = error_descriptions(r)
     assert any(d.startswith(named) for d in descriptions), descriptions
-    assert await count_requests(session) == 0
+    assert await count_rows(session, Request) == 0
 
 
 async def test_post_keeps_the_request_but_not_an_unusable_phone(session, intake_client, city):
@@ -369,20 +366,20 @@ async def test_post_rejects_a_form_that_is_not_utf8(session, intake_client, city
         assert "UTF-8" in error_descriptions(r)[0]
     r = await intake_client.post(f"{V2}/requests.json", json=form(city["web"]))
     assert r.status_code == 400
-    assert await count_requests(session) == 0
+    assert await count_rows(session, Request) == 0
 
 
 async def test_post_accepts_multipart_form_data(session, intake_client, city):
     r = await intake_client.post(f"{V2}/requests.json", data=form(city["web"]), files={"unused": (None, "")})
     assert r.status_code == 200, r.text
-    assert await count_requests(session) == 1
+    assert await count_rows(session, Request) == 1
 
 
 async def test_jurisdiction_id_is_accepted_for_the_city_and_404_otherwise(session, intake_client, city):
     await submit(intake_client, city["web"], jurisdiction_id="3302")
     r = await intake_client.post(f"{V2}/requests.json", data=form(city["web"], jurisdiction_id="ningbo.example"))
     assert r.status_code == 404
-    assert await count_requests(session) == 1
+    assert await count_rows(session, Request) == 1
     assert (await intake_client.get(f"{V2}/services.json", params={"jurisdiction_id": "3302"})).status_code == 200
     r = await intake_client.get(f"{V2}/requests.xml", params={"jurisdiction_id": "3301"})
     assert r.status_code == 404
@@ -597,10 +594,8 @@ async def test_public_view_shows_no_names_phones_or_emails_and_redacts_numbers(s
 async def test_closed_request_shows_outcome_notes_agency_and_deadline(session, intake_client, city):
     closed_id = await submit(intake_client, city["web"], media_url="https://example.org/p/1.jpg", phone=None)
     team_id = await submit(intake_client, city["web"], service_code="utilities", long="121.525", phone=None)
-    department = Department(code="CG", name="海曙区综合行政执法局", scope_unit_id=city["units"]["3302"].id)
-    team = Team(name="南门第一网格服务团队", grid_unit_id=city["units"]["330203001001001"].id)
-    session.add_all([department, team])
-    await session.flush()
+    department = await make_department(session, "CG", city["units"]["3302"], name="海曙区综合行政执法局")
+    team = await make_team(session, city["units"]["330203001001001"], name="南门第一网格服务团队")
     await session.execute(
         update(Request)
         .where(Request.id == int(closed_id))

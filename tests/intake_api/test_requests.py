@@ -4,12 +4,13 @@ import asyncio
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from services.models import OutboxEntry, Request
 from services.sla.calendar import WorkCalendar
 from shared.queue import DEFAULT_QUEUE, get_queue
 from tests.factories import bearer, make_api_key, make_catalog, make_small_city, make_staff, request_body
+from tests.kit import count_rows, create_request
 
 
 @pytest.fixture
@@ -19,10 +20,6 @@ async def city(session):
     _, key = await make_api_key(session, channels=("hotline", "app", "web"))
     await session.commit()
     return {"units": units, "key": {"X-API-Key": key}}
-
-
-async def _count(session, model) -> int:
-    return int(await session.scalar(select(func.count()).select_from(model)))
 
 
 async def test_hotline_request_is_committed_with_outbox_and_job(session, intake_client, city):
@@ -76,10 +73,10 @@ async def test_same_idempotency_key_and_body_returns_the_first_answer(session, i
     again = await intake_client.post("/v1/requests", json=request_body(), headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    assert await _count(session, Request) == 1
+    assert await count_rows(session, Request) == 1
     other = await intake_client.post("/v1/requests", json=request_body(description="另一件事"), headers=headers)
     assert other.status_code == 409
-    assert await _count(session, Request) == 1
+    assert await count_rows(session, Request) == 1
 
 
 async def test_concurrent_repeats_with_one_key_make_one_request(session, intake_client, city):
@@ -89,7 +86,7 @@ async def test_concurrent_repeats_with_one_key_make_one_request(session, intake_
     )
     assert {a.status_code for a in answers} == {201}
     assert len({a.json()["id"] for a in answers}) == 1
-    assert await _count(session, Request) == 1
+    assert await count_rows(session, Request) == 1
 
 
 async def test_idempotency_keys_are_per_caller(session, intake_client, city):
@@ -132,8 +129,8 @@ async def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(session, i
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert field in {e["field"] for e in r.json()["errors"]}
-    assert await _count(session, Request) == 0
-    assert await _count(session, OutboxEntry) == 0
+    assert await count_rows(session, Request) == 0
+    assert await count_rows(session, OutboxEntry) == 0
 
 
 async def test_hotline_may_file_unknown_category(intake_client, city):
@@ -197,7 +194,7 @@ async def test_dispatcher_reveals_pii_and_the_reading_is_audited(session, intake
     clerk = await make_staff(session, "clerk", "clerk", units["3302"])
     await session.commit()
     body = request_body(location={"org_unit_code": "330203001001"})
-    request_id = (await intake_client.post("/v1/requests", json=body, headers=city["key"])).json()["id"]
+    request_id = (await create_request(intake_client, city["key"], body))["id"]
     r = await intake_client.get(f"/v1/requests/{request_id}?reveal_pii=true", headers=bearer(dispatcher))
     assert r.status_code == 200
     assert r.json()["citizen"]["phone"] == "13800001234"
@@ -214,7 +211,7 @@ async def test_anonymous_citizen_is_hidden_from_all_but_dispatchers(session, int
     supervisor = await make_staff(session, "sup", "supervisor", units["3302"])
     await session.commit()
     body = request_body(citizen={"name": "李四", "phone": "13800005678", "anonymous": True})
-    request_id = (await intake_client.post("/v1/requests", json=body, headers=city["key"])).json()["id"]
+    request_id = (await create_request(intake_client, city["key"], body))["id"]
     r = await intake_client.get(f"/v1/requests/{request_id}", headers=bearer(supervisor))
     assert r.status_code == 200, r.text
     seen = r.json()["citizen"]
@@ -229,7 +226,7 @@ async def test_staff_of_another_street_cannot_read_the_request(session, intake_c
     there = await make_staff(session, "there", "supervisor", units["330203002"])
     await session.commit()
     body = request_body(location={"org_unit_code": "330203001001"})
-    request_id = (await intake_client.post("/v1/requests", json=body, headers=city["key"])).json()["id"]
+    request_id = (await create_request(intake_client, city["key"], body))["id"]
     assert (await intake_client.get(f"/v1/requests/{request_id}", headers=bearer(here))).status_code == 200
     assert (await intake_client.get(f"/v1/requests/{request_id}", headers=bearer(there))).status_code == 404
     assert (await intake_client.get(f"/v1/requests/{request_id}/events", headers=bearer(there))).status_code == 404
@@ -255,7 +252,7 @@ async def test_listing_filters_and_pages(session, intake_client, city):
             citizen={"phone": f"1380000000{n}"},
             description=f"第{n}件事情",
         )
-        ids.append((await intake_client.post("/v1/requests", json=body, headers=city["key"])).json()["id"])
+        ids.append((await create_request(intake_client, city["key"], body))["id"])
     r = await intake_client.get("/v1/requests", params={"channel": "app"}, headers=city["key"])
     assert [i["id"] for i in r.json()["items"]] == [ids[3], ids[1]]
     page1 = (await intake_client.get("/v1/requests", params={"limit": 3}, headers=city["key"])).json()

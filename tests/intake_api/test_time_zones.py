@@ -4,19 +4,10 @@ answer and event gives times as ISO 8601 with the city's offset."""
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from tests.factories import at_grid, bearer, make_handling_setup
-from tests.routing_worker.test_routing import drain
+from tests.factories import at_grid, bearer
+from tests.kit import drain
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-async def setup(session):
-    data = await make_handling_setup(session)
-    await session.commit()
-    return data
 
 
 def _naive_local(moment: datetime) -> str:

@@ -5,21 +5,15 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from services.models import Request, RequestEvent
-from tests.factories import at_grid, bearer, make_handling_setup
-from tests.routing_worker.test_routing import drain
+from services.models import RequestEvent
+from tests.factories import at_grid, bearer
+from tests.kit import handler_of, routed_request
 
 
 @pytest.fixture
-async def routed(session, intake_client):
-    setup = await make_handling_setup(session)
-    await session.commit()
-    r = await intake_client.post("/v1/requests", json=at_grid(0), headers=setup["key"])
-    assert r.status_code == 201, r.text
-    await drain()
-    request = await session.get(Request, r.json()["id"], populate_existing=True)
-    handler = next(s for group in setup["handlers"].values() for s in group if s.id == request.handler_id)
-    return setup, request, handler
+async def routed(session, intake_client, setup):
+    request = await routed_request(intake_client, session, setup, at_grid(0))
+    return setup, request, handler_of(setup, request)
 
 
 async def _trail(intake_client, request_id, auth):

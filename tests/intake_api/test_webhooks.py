@@ -160,3 +160,29 @@ async def test_openapi_documents_the_endpoints(intake_client):
     assert spec["components"]["schemas"]["WebhookCreate"].get("examples")
     assert "delete" in spec["paths"]["/v1/webhooks/{webhook_id}"]
     assert "get" in spec["paths"]["/v1/webhooks/{webhook_id}/deliveries"]
+
+
+async def test_an_integration_hears_only_of_the_requests_it_submitted(session, intake_client, setup):
+    """A status change of a request a window clerk (staff) or another integration took is owed to no
+    integration's subscription; the integration's own request is."""
+    from tests.factories import at_grid, make_subscription
+    from tests.kit import create_request, drain
+
+    api_key, clear = await make_api_key(session, rights=MANAGE, channels=("hotline",))
+    subscription = await make_subscription(
+        session, "https://hooks.example.cn/minqing/events", key=api_key, event_types=("request.status_changed",)
+    )
+    clerk = await make_staff(session, "clerk_window", "clerk", setup["units"]["3302"])
+    await session.commit()
+
+    await create_request(intake_client, bearer(clerk), at_grid(0, channel="window"))
+    await create_request(intake_client, setup["key"], at_grid(2, description="小区路灯不亮"))
+    await drain()  # both routed: received -> assigned
+    assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+
+    own = await create_request(
+        intake_client, {"X-API-Key": clear}, at_grid(1, description="井盖缺失", citizen={"anonymous": True})
+    )
+    await drain()
+    owed = (await session.execute(select(WebhookDelivery.subscription_id, WebhookDelivery.body))).all()
+    assert [(sub, body["request_id"]) for sub, body in owed] == [(subscription.id, own["id"])]

@@ -5,24 +5,16 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from routing_worker.jobs.route_jobs import route_request as route_job
 from services.lifecycle.events import verify_chain
-from services.models import Assignment, LeaderLink, OutboxEntry, Request, RequestEvent
+from services.models import Assignment, OutboxEntry, Request, RequestEvent
 from services.routing.service import route_batch
 from shared.db import get_sessionmaker, unit_of_work
 from shared.queue import DEFAULT_QUEUE, get_queue
-from tests.factories import at_grid, make_handling_setup
-from tests.routing_worker.test_routing import burst_worker
-
-
-@pytest.fixture
-async def setup(session):
-    data = await make_handling_setup(session)
-    await session.commit()
-    return data
+from tests.factories import at_grid, make_leader_link
+from tests.kit import burst_worker
 
 
 async def _create_many(client, setup, count: int, grids: tuple[int, ...] = (0, 1, 2), **overrides) -> list[int]:
@@ -126,7 +118,7 @@ async def test_concurrent_batches_in_one_process_route_each_request_once(session
 
 async def test_key_group_request_notifies_the_linked_leaders_in_a_batch(session, intake_client, setup):
     units = setup["units"]
-    session.add(LeaderLink(leader_id=setup["dispatcher"].id, post="区委书记", org_unit_id=units["330203"].id))
+    await make_leader_link(session, setup["dispatcher"], org_unit_id=units["330203"].id)
     await session.commit()
     ids = await _create_many(intake_client, setup, 3, grids=(0,), category="land.acquisition")
     async with unit_of_work() as work:

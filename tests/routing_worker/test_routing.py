@@ -1,54 +1,17 @@
 """Routing by the worker: location, matrix, member choice, reasons recorded, exactly once."""
 
 import asyncio
-from typing import Any
 
-import pytest
-from arq.worker import Worker
 from sqlalchemy import func, select, update
 
-from routing_worker.worker import WorkerSettings
 from services.models import Assignment, OutboxEntry, Request, RequestEvent
-from shared.queue import DEFAULT_QUEUE, get_queue
-from tests.factories import at_grid, make_handling_setup, request_body
-
-
-def burst_worker(**overrides) -> Worker:
-    settings: dict[str, Any] = {
-        "functions": WorkerSettings.functions,
-        "redis_settings": WorkerSettings.redis_settings,
-        "queue_name": DEFAULT_QUEUE,
-        "burst": True,
-        "poll_delay": 0.01,
-        "keep_result": 0,
-        "handle_signals": False,
-        "max_jobs": 10,
-    }
-    settings.update(overrides)
-    return Worker(**settings)
-
-
-async def drain() -> None:
-    worker = burst_worker()
-    await worker.main()
-    await worker.close()
-
-
-@pytest.fixture
-async def setup(session):
-    data = await make_handling_setup(session)
-    await session.commit()
-    return data
-
-
-async def _create(client, setup, body) -> dict[str, Any]:
-    r = await client.post("/v1/requests", json=body, headers=setup["key"])
-    assert r.status_code == 201, r.text
-    return r.json()
+from shared.queue import get_queue
+from tests.factories import at_grid, request_body
+from tests.kit import burst_worker, create_request, drain
 
 
 async def test_request_in_a_grid_goes_to_an_on_duty_member_of_its_team(session, intake_client, setup):
-    created = await _create(intake_client, setup, at_grid(1))
+    created = await create_request(intake_client, setup["key"], at_grid(1))
     await drain()
     request = await session.get(Request, created["id"])
     assert request.status == "assigned"
@@ -67,7 +30,7 @@ async def test_equal_load_alternates_between_members(session, intake_client, set
     for n in range(4):
         body = at_grid(0, category="utilities", description=f"第{n}次停水", citizen={"phone": f"1390000000{n}"})
         body["location"]["lon"] += 0.001 * n  # 100 m apart: not duplicates of each other
-        ids.append((await _create(intake_client, setup, body))["id"])
+        ids.append((await create_request(intake_client, setup["key"], body))["id"])
         await drain()
     handlers = [(await session.get(Request, i)).handler_id for i in ids]
     members = sorted(s.id for s in setup["handlers"]["330203001001001"])
@@ -75,21 +38,21 @@ async def test_equal_load_alternates_between_members(session, intake_client, set
 
 
 async def test_department_rule_puts_the_request_in_the_department_queue(session, intake_client, setup):
-    created = await _create(intake_client, setup, at_grid(0, category="env"))
+    created = await create_request(intake_client, setup["key"], at_grid(0, category="env"))
     await drain()
     request = await session.get(Request, created["id"])
     assert (request.status, request.lead_department_id, request.handler_id) == ("assigned", setup["hb"].id, None)
 
 
 async def test_more_specific_category_rule_wins(session, intake_client, setup):
-    created = await _create(intake_client, setup, at_grid(0, category="env.noise"))
+    created = await create_request(intake_client, setup["key"], at_grid(0, category="env.noise"))
     await drain()
     request = await session.get(Request, created["id"])
     assert request.lead_team_id == setup["teams"]["330203001001001"].id
 
 
 async def test_unknown_category_goes_to_the_district_dispatcher(session, intake_client, setup):
-    created = await _create(intake_client, setup, at_grid(2, category="unknown"))
+    created = await create_request(intake_client, setup["key"], at_grid(2, category="unknown"))
     await drain()
     request = await session.get(Request, created["id"])
     assert request.status == "needs_dispatch"
@@ -98,7 +61,7 @@ async def test_unknown_category_goes_to_the_district_dispatcher(session, intake_
 
 async def test_address_text_locates_when_there_are_no_coordinates(session, intake_client, setup):
     body = request_body(location={"address": "宁波市单位330205001001小区"}, category="utilities")
-    created = await _create(intake_client, setup, body)
+    created = await create_request(intake_client, setup["key"], body)
     await drain()
     request = await session.get(Request, created["id"])
     # The address names a community, not a grid: a grid-team rule cannot apply, a dispatcher decides.
@@ -108,8 +71,8 @@ async def test_address_text_locates_when_there_are_no_coordinates(session, intak
 
 
 async def test_duplicate_follows_the_original_handler(session, intake_client, setup):
-    first = await _create(intake_client, setup, at_grid(0))
-    second = await _create(intake_client, setup, at_grid(0, citizen={"phone": "13700000000"}))
+    first = await create_request(intake_client, setup["key"], at_grid(0))
+    second = await create_request(intake_client, setup["key"], at_grid(0, citizen={"phone": "13700000000"}))
     assert second["status"] == "duplicate"
     await drain()
     original = await session.get(Request, first["id"])
@@ -119,7 +82,7 @@ async def test_duplicate_follows_the_original_handler(session, intake_client, se
 
 
 async def test_running_the_job_twice_assigns_once(session, intake_client, setup):
-    created = await _create(intake_client, setup, at_grid(0))
+    created = await create_request(intake_client, setup["key"], at_grid(0))
     await drain()
     queue = await get_queue()
     await queue.enqueue_job("route_request", created["id"], 1, _job_id=f"route:{created['id']}:1")
@@ -132,7 +95,9 @@ async def test_running_the_job_twice_assigns_once(session, intake_client, setup)
 
 async def test_two_workers_on_one_request_produce_one_assignment(session, intake_client, setup):
     created = [
-        await _create(intake_client, setup, at_grid(n % 3, citizen={"phone": f"1360000000{n}"}, description=f"事情{n}"))
+        await create_request(
+            intake_client, setup["key"], at_grid(n % 3, citizen={"phone": f"1360000000{n}"}, description=f"事情{n}")
+        )
         for n in range(6)
     ]
     queue = await get_queue()
@@ -151,7 +116,7 @@ async def test_relay_resends_a_job_lost_by_redis(session, intake_client, setup):
     from routing_worker.jobs.route_jobs import relay_outbox
     from services.routing import relay
 
-    created = await _create(intake_client, setup, at_grid(0))
+    created = await create_request(intake_client, setup["key"], at_grid(0))
     await (await get_queue()).flushdb()  # Redis lost the job
     assert await relay.pending_jobs(session, now=None) == []  # within the grace period
     await session.execute(update(OutboxEntry).values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 5)))

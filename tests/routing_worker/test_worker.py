@@ -1,24 +1,10 @@
 """The worker consumes its queue; jobs are enqueued only after a commit, once per business key."""
 
 import pytest
-from arq.worker import Worker
 
-from routing_worker.worker import WorkerSettings
 from shared.db import unit_of_work
 from shared.queue import DEFAULT_QUEUE, enqueue_after_commit, get_queue
-
-
-def burst_worker() -> Worker:
-    return Worker(
-        functions=WorkerSettings.functions,
-        redis_pool=None,
-        redis_settings=WorkerSettings.redis_settings,
-        queue_name=DEFAULT_QUEUE,
-        burst=True,
-        poll_delay=0.01,
-        keep_result=0,
-        handle_signals=False,
-    )
+from tests.kit import burst_worker
 
 
 async def test_job_is_enqueued_after_commit_and_consumed():

@@ -6,23 +6,13 @@ Data: the small fixture of tests/services/scoring/test_small_city.py (its docstr
 import csv
 import io
 
-from tests.factories import bearer, make_staff
-from tests.services.scoring.helpers import AS_OF, OCT, PERIOD, A, B, C, build_small_fixture
-
-PROBLEM = "application/problem+json"
+from tests.factories import bearer, make_leader_link, make_staff
+from tests.kit import PROBLEM
+from tests.services.scoring.helpers import AS_OF, OCT, PERIOD, A, B, C, small_fixture_with_people
 
 
 async def setup(session):
-    s, _, facts = await build_small_fixture(session)
-    units = s["units"]
-    people = {
-        "admin": await make_staff(session, "admin_x", "admin", units["3302"]),
-        "supervisor": await make_staff(session, "sup_city", "supervisor", units["3302"]),
-        "district": await make_staff(session, "sup_330205", "supervisor", units["330205"]),
-        "auditor": await make_staff(session, "aud_city", "auditor", units["3302"]),
-    }
-    await session.commit()
-    return s, people, facts
+    return await small_fixture_with_people(session, "admin", "supervisor", "district", "auditor")
 
 
 async def start_run(client, who, **body):
@@ -183,15 +173,9 @@ async def test_staff_see_only_their_subtree(session, scoring_client):
 
 
 async def test_public_disclosure_needs_no_login_and_shows_no_people(session, scoring_client):
-    from services.models import LeaderLink
-
     s, people, _ = await setup(session)
     leader = await make_staff(session, "leader_wang", "supervisor", s["units"]["330203"])
-    session.add(
-        LeaderLink(
-            leader_id=leader.id, post="区委书记", org_unit_id=s["units"]["330203001"].id, quota_month=2, created_at=OCT
-        )
-    )
+    await make_leader_link(session, leader, org_unit_id=s["units"]["330203001"].id, quota_month=2, created_at=OCT)
     await session.commit()
     await start_run(scoring_client, people["supervisor"])
     answer = await scoring_client.get("/v1/public/scores", params={"period": PERIOD, "level": "grid"})

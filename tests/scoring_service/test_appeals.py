@@ -3,19 +3,12 @@ whose as_of is after the decision."""
 
 from datetime import UTC, datetime
 
-from tests.factories import bearer, make_staff
-from tests.services.scoring.helpers import PERIOD, A, B, build_small_fixture
+from tests.factories import bearer
+from tests.services.scoring.helpers import PERIOD, A, B, small_fixture_with_people
 
 
 async def setup(session):
-    s, _, facts = await build_small_fixture(session)
-    units = s["units"]
-    people = {
-        "supervisor": await make_staff(session, "sup_city", "supervisor", units["3302"]),
-        "district": await make_staff(session, "sup_330205", "supervisor", units["330205"]),
-    }
-    await session.commit()
-    return s, people, facts
+    return await small_fixture_with_people(session, "supervisor", "district")
 
 
 def appeal_body(request_id, grid=A, reason="not_responsible"):

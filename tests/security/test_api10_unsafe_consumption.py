@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.models import WebhookDelivery, WebhookSubscription
+from services.models import WebhookDelivery
 from services.webhooks import service
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
-from tests.factories import make_api_key
+from tests.factories import make_api_key, make_subscription
 from tests.kit import WebhookReceiver
 from tests.settings import set_setting
 
@@ -30,13 +30,7 @@ def receiver(webhook_receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch)
 
 
 async def _deliver_to(session: AsyncSession, port: int, path: str) -> WebhookDelivery:
-    key, _ = await make_api_key(session, rights=("webhooks:manage",))
-    session.add(
-        WebhookSubscription(
-            api_key_id=key.id, url=f"http://127.0.0.1:{port}{path}", secret="s" * 32, event_types=["alert.raised"]
-        )
-    )
-    await session.flush()
+    await make_subscription(session, f"http://127.0.0.1:{port}{path}")
     await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.commit()
     async with make_client() as client:
@@ -115,13 +109,7 @@ async def test_failed_attempts_are_visible_to_the_integration_without_the_answer
 
 
 async def test_past_the_retry_window_a_failing_receiver_ends_failed(session: AsyncSession, receiver: int) -> None:
-    key, _ = await make_api_key(session, rights=("webhooks:manage",))
-    session.add(
-        WebhookSubscription(
-            api_key_id=key.id, url=f"http://127.0.0.1:{receiver}/fail", secret="s" * 32, event_types=["alert.raised"]
-        )
-    )
-    await session.flush()
+    await make_subscription(session, f"http://127.0.0.1:{receiver}/fail")
     await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.execute(update(WebhookDelivery).values(created_at=func.now() - timedelta(hours=25)))
     await session.commit()

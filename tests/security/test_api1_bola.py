@@ -7,8 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import LeaderLink, Member, Request, ResponsibilityRule, Team, WebhookSubscription
-from tests.factories import at_grid, bearer, make_api_key, make_staff
-from tests.security.helpers import GRIDS, PROBLEM, create, handler_of, routed
+from tests.factories import at_grid, bearer, make_api_key, make_leader_link, make_staff
+from tests.kit import PROBLEM, accept_and_resolve, create_request, routed_to_handler
+from tests.security.helpers import GRIDS, routed
 from tests.services.scoring.helpers import PERIOD, A, build_small_fixture
 
 ACTIONS: dict[str, dict[str, Any]] = {
@@ -102,14 +103,9 @@ async def test_an_integration_sees_only_the_requests_it_submitted(
 async def test_an_integration_may_not_evaluate_a_request_another_integration_submitted(
     session: AsyncSession, intake_client: Any, setup: dict[str, Any]
 ) -> None:
-    request = await routed(intake_client, session, setup)
-    auth = bearer(handler_of(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup)
     base = f"/v1/requests/{request.id}"
-    assert (await intake_client.post(f"{base}/accept", json={}, headers=auth)).status_code == 200
-    resolved = await intake_client.post(
-        f"{base}/resolve", json={"outcome": "resolved", "reply": "已办结"}, headers=auth
-    )
-    assert resolved.status_code == 200
+    await accept_and_resolve(intake_client, request, auth, "已办结")
     _, key = await make_api_key(session, rights=("requests:create", "requests:read", "feedback:create"))
     await session.commit()
     answer = await intake_client.post(
@@ -123,8 +119,8 @@ async def test_an_integration_may_not_evaluate_a_request_another_integration_sub
 async def test_a_citizen_cannot_track_or_evaluate_another_citizens_request(
     session: AsyncSession, intake_client: Any, setup: dict[str, Any]
 ) -> None:
-    mine = await create(intake_client, setup["key"])
-    theirs = await create(
+    mine = await create_request(intake_client, setup["key"])
+    theirs = await create_request(
         intake_client,
         setup["key"],
         at_grid(1, citizen={"name": "李四", "phone": "13900005678"}, description="另一位市民的诉求"),
@@ -149,8 +145,7 @@ async def test_admin_objects_outside_a_street_admins_subtree_are_404(
     team = await session.scalar(select(Team).where(Team.grid_unit_id == units[GRIDS[2]].id))
     member = await session.scalar(select(Member).where(Member.staff_id == far.id))
     rule = await session.scalar(select(ResponsibilityRule).limit(1))
-    link = LeaderLink(leader_id=setup["dispatcher"].id, post="区委书记", org_unit_id=units["330205"].id)
-    session.add(link)
+    link = await make_leader_link(session, setup["dispatcher"], org_unit_id=units["330205"].id)
     await session.commit()
     auth = bearer(admin)
     attempts: list[tuple[str, str, dict[str, Any] | None]] = [

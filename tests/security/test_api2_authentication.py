@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.models import OrgUnit, StaffAccount
 from shared.settings import get_settings
 from tests.factories import PASSWORD, bearer, make_api_key, make_small_city, make_staff
-from tests.security.helpers import PROBLEM
+from tests.kit import PROBLEM
 from tests.settings import set_setting
 
 

@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import ApiKey, Request, RequestEvent, StaffAccount, WebhookSubscription
 from tests.factories import at_grid, bearer, make_api_key, make_staff
-from tests.security.helpers import GRIDS, handler_of, routed
+from tests.kit import accept_and_resolve, count_rows, handler_of, routed_to_handler
+from tests.security.helpers import GRIDS, routed
 
 PHONE, NAME = "13800001234", "张三"
 
@@ -17,10 +18,6 @@ def refused(answer: Any, field: str) -> None:
     assert answer.status_code == 422, answer.text
     fields = [e["field"] for e in answer.json()["errors"]]
     assert field in fields, fields
-
-
-async def count(session: AsyncSession, model: Any) -> int:
-    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def test_server_owned_request_fields_cannot_be_set_at_intake(
@@ -52,14 +49,13 @@ async def test_server_owned_request_fields_cannot_be_set_at_intake(
     for name, value in nested.items():
         answer = await intake_client.post("/v1/requests", json={**at_grid(0), name: value}, headers=setup["key"])
         assert answer.status_code == 422, answer.text
-    assert await count(session, Request) == 0
+    assert await count_rows(session, Request) == 0
 
 
 async def test_workflow_and_feedback_bodies_cannot_carry_status_handler_or_scores(
     session: AsyncSession, intake_client: Any, setup: dict[str, Any]
 ) -> None:
-    request = await routed(intake_client, session, setup)
-    auth = bearer(handler_of(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup)
     other = next(s for s in setup["handlers"][GRIDS[0]] if s.id != request.handler_id)
     base = f"/v1/requests/{request.id}"
     for action, body, field in (
@@ -72,10 +68,7 @@ async def test_workflow_and_feedback_bodies_cannot_carry_status_handler_or_score
         refused(await intake_client.post(f"{base}/{action}", json=body, headers=auth), field)
     stored = await session.get(Request, request.id, populate_existing=True)
     assert (stored.status, stored.handler_id, stored.version) == ("assigned", request.handler_id, request.version)
-    assert (await intake_client.post(f"{base}/accept", json={}, headers=auth)).status_code == 200
-    assert (
-        await intake_client.post(f"{base}/resolve", json={"outcome": "resolved", "reply": "好"}, headers=auth)
-    ).status_code == 200
+    await accept_and_resolve(intake_client, request, auth, "好")
     for extra in ({"resolution_no": 7}, {"source": "supervisor"}, {"points": 1.0}):
         answer = await intake_client.post(
             f"/v1/track/{request.tracking_no}/feedback",
@@ -114,12 +107,12 @@ async def test_accounts_keys_and_webhooks_refuse_server_owned_fields(
     key_body = {"name": "x", "channels": ["app"], "rights": ["requests:create"]}
     for field, value in (("prefix", "000000000000"), ("secret_hash", "0" * 64), ("revoked_at", None), ("key", "mq_x")):
         refused(await intake_client.post("/v1/admin/api-keys", json={**key_body, field: value}, headers=auth), field)
-    assert await count(session, ApiKey) == 2
+    assert await count_rows(session, ApiKey) == 2
     hook = {"url": "https://hooks.example.cn/x", "event_types": ["alert.raised"]}
     for field, value in (("secret", "mine"), ("api_key_id", 1), ("active", False), ("id", 5)):
         answer = await intake_client.post("/v1/webhooks", json={**hook, field: value}, headers={"X-API-Key": manager})
         refused(answer, field)
-    assert await count(session, WebhookSubscription) == 0
+    assert await count_rows(session, WebhookSubscription) == 0
 
 
 async def test_pii_is_masked_for_every_role_without_need(

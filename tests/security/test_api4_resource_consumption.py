@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.models import Request
 from shared.settings import get_settings
 from tests.factories import at_grid, bearer, make_staff
-from tests.security.helpers import PROBLEM, create
+from tests.kit import PROBLEM, create_request
 from tests.settings import set_setting
 
 
@@ -98,7 +98,7 @@ async def test_citizen_tracking_and_feedback_share_a_per_address_rate_limit(
     intake_client: Any, setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     set_setting(monkeypatch, "citizen_rate_per_minute", 5)
-    created = await create(intake_client, setup["key"])
+    created = await create_request(intake_client, setup["key"])
     number = created["tracking_no"]
     for _ in range(3):
         assert (await intake_client.get(f"/v1/track/{number}", params={"phone_last4": "1234"})).status_code == 200

@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import ApiKey, Category, Request, StaffAccount
 from tests.factories import at_grid, bearer, make_api_key, make_staff
-from tests.security.helpers import GRIDS, PROBLEM, handler_of, routed
+from tests.kit import PROBLEM, routed_to_handler
+from tests.security.helpers import GRIDS, routed
 
 ADMIN_CALLS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("get", "/v1/admin/staff", None),
@@ -123,8 +124,7 @@ async def test_city_wide_configuration_needs_a_city_admin(
 async def test_dispatcher_actions_are_403_to_the_handler_and_every_action_to_integrations(
     session: AsyncSession, intake_client: Any, setup: dict[str, Any]
 ) -> None:
-    request = await routed(intake_client, session, setup)
-    auth = bearer(handler_of(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup)
     base = f"/v1/requests/{request.id}"
     for action, body in (
         ("reassign", {"department_code": "HB"}),

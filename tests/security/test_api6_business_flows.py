@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.tracking import is_well_formed
 from services.models import Feedback, Request
-from tests.factories import at_grid, bearer
-from tests.security.helpers import PROBLEM, create, handler_of, routed
+from tests.factories import at_grid
+from tests.kit import PROBLEM, accept_and_resolve, create_request, routed_to_handler
 from tests.settings import set_setting
 
 
@@ -22,7 +22,7 @@ def _neighbour(number: str) -> str:
 
 
 async def test_every_tracking_miss_answers_the_same_404(intake_client: Any, setup: dict[str, Any]) -> None:
-    created = await create(intake_client, setup["key"])
+    created = await create_request(intake_client, setup["key"])
     number = created["tracking_no"]
     misses = [
         (number, {"phone_last4": "0000"}),  # right number, wrong digits
@@ -54,7 +54,7 @@ async def test_enumerating_tracking_numbers_is_rate_limited_across_numbers(
     intake_client: Any, setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     set_setting(monkeypatch, "citizen_rate_per_minute", 10)
-    created = await create(intake_client, setup["key"])
+    created = await create_request(intake_client, setup["key"])
     number = created["tracking_no"]
     guesses = [f"{n:04d}" for n in range(12)]
     statuses = [
@@ -70,7 +70,7 @@ async def test_enumerating_tracking_numbers_is_rate_limited_across_numbers(
 
 
 async def test_tracking_numbers_are_not_sequential(intake_client: Any, setup: dict[str, Any]) -> None:
-    numbers = [(await create(intake_client, setup["key"], at_grid(n % 3)))["tracking_no"] for n in range(4)]
+    numbers = [(await create_request(intake_client, setup["key"], at_grid(n % 3)))["tracking_no"] for n in range(4)]
     assert len(set(numbers)) == 4
     assert all(len(n) == 15 and n.isdigit() and is_well_formed(n) for n in numbers)
     gaps = {int(b) - int(a) for a, b in itertools.pairwise(numbers)}
@@ -80,13 +80,9 @@ async def test_tracking_numbers_are_not_sequential(intake_client: Any, setup: di
 async def test_an_evaluation_cannot_be_replayed_by_the_citizen_or_an_integration(
     session: AsyncSession, intake_client: Any, setup: dict[str, Any]
 ) -> None:
-    request = await routed(intake_client, session, setup)
-    auth = bearer(handler_of(setup, request))
+    request, auth = await routed_to_handler(intake_client, session, setup)
     base = f"/v1/requests/{request.id}"
-    assert (await intake_client.post(f"{base}/accept", json={}, headers=auth)).status_code == 200
-    assert (
-        await intake_client.post(f"{base}/resolve", json={"outcome": "resolved", "reply": "好"}, headers=auth)
-    ).status_code == 200
+    await accept_and_resolve(intake_client, request, auth, "好")
     good = {"phone_last4": "1234", "resolved": True, "satisfaction": "satisfied"}
     first = await intake_client.post(f"/v1/track/{request.tracking_no}/feedback", json=good)
     assert first.status_code == 200 and first.json()["status"] == "closed"
@@ -109,11 +105,8 @@ async def test_an_evaluation_cannot_be_replayed_by_the_citizen_or_an_integration
 async def test_a_negative_evaluation_reopens_once_and_cannot_be_replayed_to_reopen_again(
     session: AsyncSession, intake_client: Any, setup: dict[str, Any]
 ) -> None:
-    request = await routed(intake_client, session, setup)
-    auth = bearer(handler_of(setup, request))
-    base = f"/v1/requests/{request.id}"
-    await intake_client.post(f"{base}/accept", json={}, headers=auth)
-    await intake_client.post(f"{base}/resolve", json={"outcome": "resolved", "reply": "好"}, headers=auth)
+    request, auth = await routed_to_handler(intake_client, session, setup)
+    await accept_and_resolve(intake_client, request, auth, "好")
     bad = {"phone_last4": "1234", "resolved": False, "satisfaction": "dissatisfied"}
     first = await intake_client.post(f"/v1/track/{request.tracking_no}/feedback", json=bad)
     assert first.json()["reopened"] is True

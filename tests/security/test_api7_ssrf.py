@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.models import Request, WebhookDelivery, WebhookSubscription
 from services.webhooks.service import deliver_due, emit, make_client
 from shared.db import unit_of_work
-from tests.factories import at_grid, make_api_key
+from tests.factories import at_grid, make_api_key, make_subscription
 from tests.kit import Answer, WebhookReceiver
 from tests.settings import set_setting
 
@@ -87,10 +87,7 @@ async def test_the_allow_list_opens_only_the_listed_host(
 
 
 async def _subscription(session: AsyncSession, url: str) -> WebhookSubscription:
-    key, _ = await make_api_key(session, rights=("webhooks:manage",))
-    sub = WebhookSubscription(api_key_id=key.id, url=url, secret="s" * 32, event_types=["alert.raised"])
-    session.add(sub)
-    await session.flush()
+    sub = await make_subscription(session, url)
     await emit(session, "alert.raised", {"alert_id": 1}, for_actor=None)
     await session.commit()
     return sub

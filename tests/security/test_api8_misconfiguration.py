@@ -12,7 +12,7 @@ import services.org.service
 import services.scoring.service
 from shared.settings import DEV_PII_HASH_KEY, DEV_PII_KEYS, DEV_SECRET, Settings, get_settings
 from tests.factories import make_api_key
-from tests.security.helpers import PROBLEM
+from tests.kit import PROBLEM
 from tests.settings import set_setting
 
 EVIL = "https://evil.example"

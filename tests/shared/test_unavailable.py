@@ -16,17 +16,8 @@ from services.models import OutboxEntry, Request
 from shared.db import discard_pooled_connections
 from shared.settings import get_settings
 from shared.web.unavailable import is_backend_unavailable
-from tests.factories import at_grid, make_handling_setup
-from tests.routing_worker.test_routing import drain
-
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-async def setup(session: AsyncSession) -> dict[str, Any]:
-    data = await make_handling_setup(session)
-    await session.commit()
-    return data
+from tests.factories import at_grid
+from tests.kit import PROBLEM, drain
 
 
 @pytest.fixture

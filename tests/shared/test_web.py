@@ -1,6 +1,6 @@
 """What both apps share: problem+json, request ids, health, readiness and metrics."""
 
-from tests.factories import bearer, make_small_city, make_staff
+from tests.factories import make_city_admin
 
 
 async def test_health_readiness_and_metrics(intake_client, scoring_client):
@@ -35,12 +35,8 @@ async def test_unknown_route_is_problem_json(intake_client):
 
 
 async def test_validation_error_lists_each_field(session, intake_client):
-    units = await make_small_city(session)
-    admin = await make_staff(session, "city_admin", "admin", units["3302"])
-    await session.commit()
-    r = await intake_client.post(
-        "/v1/admin/org-units", json={"code": "bad code!", "level": "planet"}, headers=bearer(admin)
-    )
+    _, auth = await make_city_admin(session)
+    r = await intake_client.post("/v1/admin/org-units", json={"code": "bad code!", "level": "planet"}, headers=auth)
     assert r.status_code == 422
     body = r.json()
     assert body["title"] == "Invalid input"
@@ -48,10 +44,8 @@ async def test_validation_error_lists_each_field(session, intake_client):
 
 
 async def test_invalid_json_and_invalid_utf8_are_422_not_500(session, intake_client):
-    units = await make_small_city(session)
-    admin = await make_staff(session, "city_admin", "admin", units["3302"])
-    await session.commit()
-    headers = {**bearer(admin), "Content-Type": "application/json"}
+    _, auth = await make_city_admin(session)
+    headers = {**auth, "Content-Type": "application/json"}
     for body in (b"{not json", b'{"code": "\xff\xfe", "name": "x", "level": "city"}'):
         r = await intake_client.post("/v1/admin/org-units", content=body, headers=headers)
         assert r.status_code == 422, r.text

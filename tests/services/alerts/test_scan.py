@@ -10,12 +10,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.alerts.service import scan, window_for
-from services.models import Category, HotspotAlert, WebhookDelivery, WebhookSubscription
+from services.models import HotspotAlert, WebhookDelivery
 from shared.db import unit_of_work
-from tests.factories import make_api_key, make_catalog, make_small_city
+from tests.factories import make_api_key, make_catalog, make_category, make_small_city, make_subscription
+from tests.kit import count_rows
 from tests.services.alerts.helpers import NOW, WINDOW_START, add_requests, daily_baseline, hours_before
 
 GRID_A = "330203001001001"
@@ -28,10 +29,6 @@ async def city(session):
     units = await make_small_city(session)
     await make_catalog(session)
     return units
-
-
-async def alert_count(session) -> int:
-    return (await session.scalar(select(func.count()).select_from(HotspotAlert))) or 0
 
 
 def test_window_ends_at_the_end_of_the_hour_of_now():
@@ -69,7 +66,7 @@ async def test_four_noise_requests_raise_nothing(session, city):
     # 4 < 5 (env is not a key group), however unlikely (P ≈ 6.6e-08).
     await add_requests(session, city[GRID_A], "env.noise", hours_before(NOW, 1, 2, 3, 4))
     assert await scan(session, NOW) == []
-    assert await alert_count(session) == 0
+    assert await count_rows(session, HotspotAlert) == 0
 
 
 async def test_three_key_group_requests_raise_an_alert(session, city):
@@ -88,8 +85,7 @@ async def test_two_key_group_requests_raise_nothing(session, city):
 async def test_a_key_group_subcategory_lowers_the_threshold_of_its_root(session, city):
     # env is not a key group, env.pollution (环境污染) is: 1 pollution + 2 noise = 3 requests of env,
     # one of them key-group → threshold 3; P(X ≥ 3 | 1/28) ≈ 7.39e-06 → alert.
-    session.add(Category(code="env.pollution", parent_code="env", name="环境污染", key_group=True))
-    await session.flush()
+    await make_category(session, "env.pollution", name="环境污染", key_group=True)
     await add_requests(session, city[GRID_A], "env.pollution", hours_before(NOW, 2))
     await add_requests(session, city[GRID_A], "env.noise", hours_before(NOW, 3, 4))
     [alert] = await scan(session, NOW)
@@ -150,7 +146,7 @@ async def test_an_alert_is_raised_once_per_window(session, city):
     await add_requests(session, city[GRID_A], "env.noise", hours_before(NOW + timedelta(hours=5), 1, 2))
     assert await scan(session, NOW + timedelta(hours=5)) == []
     assert await scan(session, NOW + timedelta(hours=23)) == []
-    assert await alert_count(session) == 1
+    assert await count_rows(session, HotspotAlert) == 1
 
 
 async def test_a_new_burst_the_next_day_raises_a_new_alert(session, city):
@@ -196,25 +192,13 @@ async def test_concurrent_scans_raise_one_alert():
     )
     assert sorted(results) == [0, 0, 0, 1]
     async with unit_of_work() as session:
-        assert await alert_count(session) == 1
+        assert await count_rows(session, HotspotAlert) == 1
 
 
 async def test_a_new_alert_is_announced_by_webhook_once(session, city):
     key, _ = await make_api_key(session, rights=("webhooks:manage",))
-    session.add_all(
-        [
-            WebhookSubscription(
-                api_key_id=key.id, url="https://hooks.example.com/a", secret="s" * 32, event_types=["alert.raised"]
-            ),
-            WebhookSubscription(
-                api_key_id=key.id,
-                url="https://hooks.example.com/b",
-                secret="s" * 32,
-                event_types=["request.status_changed"],
-            ),
-        ]
-    )
-    await session.flush()
+    await make_subscription(session, "https://hooks.example.com/a", key=key)
+    await make_subscription(session, "https://hooks.example.com/b", key=key, event_types=("request.status_changed",))
     await add_requests(session, city[GRID_A], "env.noise", hours_before(NOW, 1, 2, 3, 4, 5, 6))
 
     [alert] = await scan(session, NOW)

@@ -1,17 +1,154 @@
-"""The handler workflow's transition table, tested directly: every action from every status either
-leads where the table says or is an illegal transition (HTTP 409)."""
+"""The handler workflow's transition tables, tested directly: every action from every status either
+leads where the table says or is an illegal transition (HTTP 409).
+
+`GRID` and `CO_TASK_GRID` are the workflow written out by hand, cell by cell (not derived from
+`TRANSITIONS`): a change to a table that the grid does not also make fails here, so the grid must be
+edited, visibly, with the table."""
+
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.handling.errors import IllegalTransition
-from services.handling.workflow import DISPATCHER_ONLY, TRANSITIONS, next_status
+from services.handling.workflow import (
+    CO_TASK_TRANSITIONS,
+    DISPATCHER_ONLY,
+    LINK_TRANSITIONS,
+    TRANSITIONS,
+    next_co_task_status,
+    next_status,
+)
+from services.models.handling import CO_TASK_STATUSES
 from services.models.intake import OPEN_STATUSES, STATUSES
+from shared.errors import Conflict
 
 pytestmark = pytest.mark.pure
 
 ACTIONS = sorted(TRANSITIONS)
+
+# One row per action, one cell per status: "-" refused (409), "=" allowed and the status kept (or left
+# to the service), else the status the action leads to.
+GRID = """
+                   received   assigned       accepted       resolved  closed  needs_dispatch  suspended  duplicate  return_review
+accept             -          accepted       -              -         -       -               -          -          -
+return             -          received       received       -         -       -               -          -          -
+return_for_review  -          return_review  return_review  -         -       -               -          -          -
+review_return      -          -              -              -         -       -               -          -          =
+note               =          =              =              =         -       =               =          -          =
+suspend            -          -              suspended      -         -       -               -          -          -
+resume             -          -              -              -         -       -               accepted   -          -
+resolve            -          -              resolved       -         -       -               -          -          -
+reassign           assigned   assigned       assigned       -         -       assigned        assigned   -          assigned
+escalate           =          =              =              -         -       =               =          -          =
+joint              -          =              =              -         -       -               =          -          -
+co_task            -          =              =              -         -       -               =          -          =
+waive_co_task      -          =              =              -         -       -               =          -          =
+classify           -          -              -              -         -       received        -          -          -
+link_duplicate     duplicate  duplicate      duplicate      -         -       duplicate       duplicate  -          duplicate
+unlink_duplicate   -          -              -              -         -       -               -          received   -
+"""
+
+# A co-unit's task: the same notation over the co-task statuses.
+CO_TASK_GRID = """
+         assigned  accepted  replied  waived  cancelled
+accept   accepted  -         -        -       -
+reply    replied   replied   -        -       -
+waive    waived    waived    -        -       -
+"""
+
+
+def _cells(grid: str) -> tuple[tuple[str, ...], dict[tuple[str, str], str | None]]:
+    """The grid's columns, and (action, status) -> the status after it, or None where it is refused."""
+    header, *rows = grid.strip().splitlines()
+    columns = tuple(header.split())
+    cells: dict[tuple[str, str], str | None] = {}
+    for row in rows:
+        action, *targets = row.split()
+        assert len(targets) == len(columns), action
+        for status, target in zip(columns, targets, strict=True):
+            cells[action, status] = None if target == "-" else status if target == "=" else target
+    return columns, cells
+
+
+COLUMNS, EXPECTED = _cells(GRID)
+EXPECTED_ACTIONS = sorted({action for action, _ in EXPECTED})
+CO_TASK_COLUMNS, CO_TASK_EXPECTED = _cells(CO_TASK_GRID)
+CO_TASK_ACTIONS = sorted({action for action, _ in CO_TASK_EXPECTED})
+
+
+def test_the_hand_written_grids_cover_every_action_and_status() -> None:
+    assert sorted(COLUMNS) == sorted(STATUSES), "a status was added or removed"
+    assert sorted({*TRANSITIONS, *LINK_TRANSITIONS}) == EXPECTED_ACTIONS, "an action was added or removed"
+    assert sorted(CO_TASK_COLUMNS) == sorted(CO_TASK_STATUSES)
+    assert sorted(CO_TASK_TRANSITIONS) == CO_TASK_ACTIONS
+
+
+def _refused(call: Callable[[str, str], str], action: str, status: str) -> IllegalTransition:
+    with pytest.raises(IllegalTransition) as refused:
+        call(action, status)
+    assert refused.value.status == 409
+    assert isinstance(refused.value, Conflict)
+    return refused.value
+
+
+def _follows(call: Callable[[str, str], str], expected: str | None, action: str, status: str) -> None:
+    """`call(action, status)` leads to `expected`, or is refused with a 409 where that is None."""
+    if expected is None:
+        _refused(call, action, status)
+    else:
+        assert call(action, status) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(action=st.sampled_from(EXPECTED_ACTIONS), status=st.sampled_from(COLUMNS))
+def test_every_action_from_every_status_is_what_the_hand_written_grid_says(action: str, status: str) -> None:
+    _follows(next_status, EXPECTED[action, status], action, status)
+
+
+@settings(max_examples=100, deadline=None)
+@given(action=st.sampled_from(CO_TASK_ACTIONS), status=st.sampled_from(CO_TASK_COLUMNS))
+def test_every_co_task_action_from_every_status_is_what_the_grid_says(action: str, status: str) -> None:
+    _follows(next_co_task_status, CO_TASK_EXPECTED[action, status], action, status)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.sampled_from(COLUMNS), actions=st.lists(st.sampled_from(EXPECTED_ACTIONS), max_size=12))
+def test_a_sequence_of_actions_moves_only_as_the_grid_allows(start: str, actions: list[str]) -> None:
+    """A refused action leaves the request where it was; an allowed one moves it as the grid says."""
+    status = start
+    for action in actions:
+        expected = EXPECTED[action, status]
+        try:
+            after = next_status(action, status)
+        except IllegalTransition:
+            assert expected is None, (action, status)
+            continue
+        assert after == expected, (action, status)
+        status = after
+    assert status in STATUSES
+
+
+@settings(max_examples=100, deadline=None)
+@given(action=st.sampled_from(EXPECTED_ACTIONS), status=st.text(max_size=20).filter(lambda s: s not in STATUSES))
+def test_a_status_the_workflow_does_not_know_is_refused(action: str, status: str) -> None:
+    _refused(next_status, action, status)
+
+
+def test_no_action_closes_a_request_and_only_a_link_marks_it_a_duplicate() -> None:
+    # Closing is the citizen's feedback or the SLA sweep.
+    targets = {(a, to) for a, moves in {**TRANSITIONS, **LINK_TRANSITIONS}.items() for to in moves.values()}
+    assert not {a for a, to in targets if to == "closed"}
+    assert {a for a, to in targets if to == "duplicate"} == {"link_duplicate"}
+
+
+def test_only_resolve_leads_to_resolved() -> None:
+    assert [a for a, moves in TRANSITIONS.items() if "resolved" in moves.values()] == ["resolve"]
+
+
+def test_the_dispatcher_only_actions() -> None:
+    assert {"reassign", "joint", "classify", "review_return", "waive_co_task"} == DISPATCHER_ONLY
 
 
 @settings(max_examples=200, deadline=None)

@@ -16,7 +16,7 @@ from services.scoring.repository import read_snapshot
 from services.scoring.schemas import RunCreate
 from services.scoring.scheme import SchemeDocument
 from shared.auth import Principal
-from tests.factories import make_handling_setup, make_staff
+from tests.factories import make_assignment, make_feedback, make_handling_setup, make_request, make_staff
 
 # 10 Oct 2026, 10:00 in Ningbo: inside the period 2026-10 = [30 Sep 16:00 UTC, 31 Oct 16:00 UTC).
 OCT = datetime(2026, 10, 10, 2, 0, tzinfo=UTC)
@@ -70,16 +70,13 @@ async def add_request(
             if dispatch
             else "assigned"
         )
-    request = Request(
+    request = await make_request(
+        session,
+        unit=unit,
         tracking_no=str(next(_tracking)),
-        channel="hotline",
         category_code=category,
         description="测试诉求",
-        priority="normal",
         status=status,
-        org_unit_id=unit.id,
-        unit_path=unit.path,
-        citizen_token_hash="0" * 64,
         received_at=received_at,
         respond_by=received_at + respond_within,
         resolve_by=received_at + resolve_within,
@@ -94,24 +91,8 @@ async def add_request(
         resolution_no=1 if resolved_after is not None else 0,
         duplicate_of_id=duplicate_of.id if duplicate_of else None,
         routing_no=1,
-        created_by="test",
     )
-    session.add(request)
-    await session.flush()
-    session.add(
-        Assignment(
-            request_id=request.id,
-            routing_no=1,
-            outcome="needs_dispatch" if dispatch else "assigned",
-            team_id=team.id if team else None,
-            department_id=department_id,
-            handler_id=handler.id if handler else None,
-            unit_id=unit.id,
-            active=True,
-            created_at=received_at + timedelta(minutes=1),
-        )
-    )
-    await session.flush()
+    await make_assignment(session, request, outcome="needs_dispatch" if dispatch else "assigned")
     return request
 
 
@@ -128,20 +109,17 @@ async def add_feedback(
     handler: StaffAccount | None = None,
 ) -> Feedback:
     """An evaluation, judging the unit named (default: the request's lead at the time)."""
-    feedback = Feedback(
-        request_id=request.id,
-        resolution_no=resolution_no,
-        resolved=resolved,
-        satisfaction=satisfaction,
-        source="citizen",
-        team_id=team.id if team else request.lead_team_id,
-        department_id=department_id if department_id is not None else request.lead_department_id,
-        handler_id=handler.id if handler else request.handler_id,
-        created_at=at,
-    )
-    session.add(feedback)
-    await session.flush()
-    return feedback
+    judged: dict[str, Any] = {}
+    if team is not None:
+        judged["team_id"] = team.id
+    if department_id is not None:
+        judged["department_id"] = department_id
+    if handler is not None:
+        judged["handler_id"] = handler.id
+    return await make_feedback(
+        session, request, resolution_no=resolution_no, resolved=resolved, satisfaction=satisfaction, created_at=at,
+        **judged,
+    )  # fmt: skip
 
 
 async def compute_and_store(
@@ -216,12 +194,9 @@ async def build_small_fixture(session: AsyncSession) -> tuple[dict[str, Any], Pr
         .values(team_id=teams[C].id, handler_id=c1.id, active=False, ended_at=OCT + 30 * timedelta(minutes=1),
                 end_reason="returned")
     )  # fmt: skip
-    session.add(
-        Assignment(
-            request_id=r8.id, routing_no=2, outcome="assigned", team_id=teams[B].id, handler_id=b1.id,
-            unit_id=units[B].id, active=True, created_at=OCT + 31 * timedelta(minutes=1),
-        )
-    )  # fmt: skip
+    await make_assignment(
+        session, r8, routing_no=2, team_id=teams[B].id, handler_id=b1.id, created_at=OCT + 31 * timedelta(minutes=1)
+    )
     r8.return_count, r8.routing_no = 1, 2
     await add_feedback(session, r8, resolution_no=1, resolved=True, satisfaction="satisfied", at=OCT + 2 * D)
     await add_request(
@@ -237,3 +212,25 @@ async def build_small_fixture(session: AsyncSession) -> tuple[dict[str, Any], Pr
     admin = await make_staff(session, "admin_city", "admin", units["3302"])
     await session.commit()
     return s, principal_of(admin, units["3302"]), {"r4": r4}
+
+
+# The staff the scoring API tests call with: name -> (username, role, scope code).
+PEOPLE = {
+    "admin": ("admin_x", "admin", "3302"),
+    "supervisor": ("sup_city", "supervisor", "3302"),
+    "district": ("sup_330205", "supervisor", "330205"),
+    "auditor": ("aud_city", "auditor", "3302"),
+}
+
+
+async def small_fixture_with_people(
+    session: AsyncSession, *names: str
+) -> tuple[dict[str, Any], dict[str, StaffAccount], dict[str, Any]]:
+    """The small fixture with the staff of `PEOPLE` named, committed: (setup, people, requests)."""
+    s, _, facts = await build_small_fixture(session)
+    people = {}
+    for name in names:
+        username, role, scope = PEOPLE[name]
+        people[name] = await make_staff(session, username, role, s["units"][scope])
+    await session.commit()
+    return s, people, facts

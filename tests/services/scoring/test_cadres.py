@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.models import LeaderLink, Visit
-from tests.factories import make_staff
+from services.models import Visit
+from tests.factories import make_leader_link, make_staff
 from tests.services.scoring.helpers import AS_OF, OCT, A, D, build_small_fixture, compute_and_store, stored
 
 
@@ -21,11 +21,9 @@ async def setup(session):
         ("区委书记", units["330203002001"].id, None, 0),  # no quota this month: not judged
     ]
     for post, unit_id, department_id, quota in links:
-        session.add(
-            LeaderLink(
-                leader_id=leader.id, post=post, org_unit_id=unit_id, department_id=department_id,
-                quota_month=quota, quota_quarter=3 * quota, quota_year=12 * quota, created_at=OCT - 30 * D,
-            )
+        await make_leader_link(
+            session, leader, post=post, org_unit_id=unit_id, department_id=department_id,
+            quota_month=quota, quota_quarter=3 * quota, quota_year=12 * quota, created_at=OCT - 30 * D,
         )  # fmt: skip
 
     def visit(kind, unit, staff, at, households=1, logged=None):

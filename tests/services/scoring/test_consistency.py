@@ -12,7 +12,7 @@ from services.models import Assignment, Feedback, Request, ScoreAppeal
 from services.scoring import repository, service
 from services.scoring.repository import read_snapshot
 from services.scoring.tally import FIELDS
-from tests.factories import make_handling_setup, make_staff
+from tests.factories import make_assignment, make_handling_setup, make_staff
 from tests.services.scoring.helpers import (
     AS_OF,
     OCT,
@@ -70,12 +70,9 @@ async def generate(session, rng: random.Random, count: int):
             assert first is not None and team is not None
             first.team_id, first.handler_id = teams[other].id, handlers[other][0].id
             first.active, first.ended_at, first.end_reason = False, received + 40 * timedelta(minutes=1), "returned"
-            session.add(
-                Assignment(
-                    request_id=request.id, routing_no=2, outcome="assigned", team_id=team.id,
-                    handler_id=handler.id if handler else None, unit_id=units[grid].id, active=True,
-                    created_at=received + 41 * timedelta(minutes=1),
-                )
+            await make_assignment(
+                session, request, routing_no=2, team_id=team.id, handler_id=handler.id if handler else None,
+                created_at=received + 41 * timedelta(minutes=1),
             )  # fmt: skip
             request.routing_no, request.return_count = 2, 1
         if resolved is not None:

@@ -17,12 +17,12 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, update
 
 from routing_worker.jobs.webhook_jobs import deliver_webhooks
-from services.models import ApiKey, WebhookDelivery, WebhookSubscription
+from services.models import ApiKey, WebhookDelivery
 from services.webhooks import service
 from services.webhooks.service import deliver_due, emit, make_client
 from services.webhooks.signing import verify
 from shared.db import unit_of_work
-from tests.factories import make_api_key
+from tests.factories import make_api_key, make_subscription
 from tests.kit import WebhookReceiver
 from tests.settings import set_setting
 
@@ -50,9 +50,7 @@ async def client() -> Any:
 async def subscribe(session, url: str, *, event_types=("request.status_changed", "alert.raised"), key=None):
     if key is None:
         key, _ = await make_api_key(session, rights=("requests:create", "webhooks:manage"))
-    sub = WebhookSubscription(api_key_id=key.id, url=url, secret=f"secret-{key.id}", event_types=list(event_types))
-    session.add(sub)
-    await session.flush()
+    sub = await make_subscription(session, url, key=key, event_types=event_types, secret=f"secret-{key.id}")
     return key, sub
 
 
