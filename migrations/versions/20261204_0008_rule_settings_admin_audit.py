@@ -18,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Hot-spot windows are configurable now: each alert keeps its own end.
+    op.add_column("hotspot_alerts", sa.Column("window_end", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "rule_settings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -65,6 +67,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("hotspot_alerts", "window_end")
     op.execute("DROP TRIGGER IF EXISTS admin_audit_append_only ON admin_audit")
     op.execute("DROP FUNCTION IF EXISTS admin_audit_append_only()")
     op.drop_index("ix_admin_audit_actor", table_name="admin_audit")

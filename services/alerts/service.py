@@ -175,6 +175,7 @@ async def scan(session: AsyncSession, now: datetime) -> list[HotspotAlert]:
                     "community_id": c.community_id,
                     "category_root": c.category_root,
                     "window_start": window.start,
+                    "window_end": window.end,
                     "count_24h": c.count_24h,
                     "baseline_daily_mean": mean,
                     "p_value": p_value,
@@ -223,7 +224,7 @@ class AlertView(RowWith[HotspotAlert]):
 
     @property
     def window_end(self) -> datetime:
-        return self.row.window_start + WINDOW
+        return self.row.window_end or self.row.window_start + WINDOW
 
 
 async def list_alerts(

@@ -6,22 +6,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.intake.phones import normalise_phone
+from services.models.intake import RequestStatus
 from services.org.schemas import CATEGORY_CODE_RE, Code
 from shared.schemas import CITY_TIME_NOTE, CityDateTime, LocalDateTime, StrictInput
 
+Status = RequestStatus  # the one list of statuses (services/models/intake.py)
+
 Channel = Literal["hotline", "web", "app", "window", "station", "visit"]
 Priority = Literal["emergency", "high", "normal"]
-Status = Literal[
-    "received",
-    "assigned",
-    "accepted",
-    "resolved",
-    "closed",
-    "needs_dispatch",
-    "suspended",
-    "duplicate",
-    "return_review",
-]
 CoTaskStatus = Literal["assigned", "accepted", "replied", "waived", "cancelled"]
 SlaState = Literal["ok", "warning", "overdue"]
 CoordSystem = Literal["wgs84", "gcj02", "bd09"]

@@ -17,6 +17,9 @@ class HotspotAlert(Base):
     category_root: Mapped[str] = mapped_column(String(64))
     # The alert window (one per community, top-level category and window): its start.
     window_start: Mapped[datetime]
+    # Its end (start + the rule setting `hotspots.window_hours` in force when it was raised); null for
+    # alerts raised before the window was configurable, whose windows were 24 h.
+    window_end: Mapped[datetime | None]
     count_24h: Mapped[int] = mapped_column(Integer)
     baseline_daily_mean: Mapped[float] = mapped_column(Float)
     p_value: Mapped[float] = mapped_column(Float)

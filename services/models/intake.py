@@ -1,7 +1,7 @@
 """Tables of the request lifecycle: requests, their audit trail, the outbox, idempotency, visits, assessments."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -25,8 +25,9 @@ from services.models.org import PRIORITIES
 from shared.orm import Base, TimestampMixin, one_of
 
 CHANNELS = ("hotline", "web", "app", "window", "station", "visit")
-# `return_review`: a unit's return waits for a dispatcher's review (退单审核) before it takes effect.
-STATUSES = (
+# A request's status, the one list every schema names (`return_review`: a unit's return waits for a
+# dispatcher's review, 退单审核, before it takes effect).
+RequestStatus = Literal[
     "received",
     "assigned",
     "accepted",
@@ -36,7 +37,8 @@ STATUSES = (
     "suspended",
     "duplicate",
     "return_review",
-)
+]
+STATUSES: tuple[str, ...] = get_args(RequestStatus)
 OPEN_STATUSES = ("received", "assigned", "accepted", "needs_dispatch", "suspended", "return_review")
 SLA_STATES = ("ok", "warning", "overdue")
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")

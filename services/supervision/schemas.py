@@ -4,23 +4,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.models.intake import RequestStatus as Status  # the one list of statuses
 from shared.schemas import CITY_TIME_NOTE, CityDateTime, LocalDateTime, SafeText, StrictInput
 
 Text = Annotated[SafeText, Field(min_length=1, max_length=4000)]
 InboxState = Literal["open", "all"]
 InboxReason = Literal["overdue", "escalated", "key_group", "supervised"]
 ExtensionStatus = Literal["pending", "approved", "rejected"]
-Status = Literal[
-    "received",
-    "assigned",
-    "accepted",
-    "resolved",
-    "closed",
-    "needs_dispatch",
-    "suspended",
-    "duplicate",
-    "return_review",
-]
 
 
 class SuperviseIn(StrictInput):

@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.models.intake import RequestStatus
 from services.webhooks.guard import MAX_URL_LENGTH, check_url, webhook_config
 from shared.schemas import LocalDateTime
 
@@ -142,17 +143,6 @@ class DeliveryOut(BaseModel):
 
 # ---- the bodies of the events (documented in the OpenAPI `webhooks` section) -----------------------
 
-RequestStatus = Literal[
-    "received",
-    "assigned",
-    "accepted",
-    "resolved",
-    "closed",
-    "needs_dispatch",
-    "suspended",
-    "duplicate",
-    "return_review",
-]
 SlaStanding = Literal["ok", "warning", "overdue"]
 Phase = Literal["response", "resolution"]
 

@@ -225,3 +225,20 @@ async def test_a_new_alert_is_announced_by_webhook_once(session, city):
         "window_end": "2026-11-26T18:00:00+08:00",
         "raised_at": "2026-11-26T17:35:00+08:00",
     }
+
+
+async def test_an_alert_keeps_the_end_of_its_own_window(session, city):
+    """With `hotspots.window_hours` set to 12 the alert's window is 12 h long, and its end says so."""
+    from services.config import service as config
+    from services.config.schemas import RuleSettings
+    from shared.auth import Principal
+
+    admin = Principal(kind="staff", id=1, name="admin", role="admin", scope_path=city["3302"].path)
+    rules = RuleSettings.model_validate({"hotspots": {"window_hours": 12}})
+    await config.replace(session, admin, rules, 1)
+    await session.commit()
+    await add_requests(session, city[GRID_A], "env.noise", hours_before(NOW, 1, 2, 3, 5, 8))
+
+    [alert] = await scan(session, NOW)
+    assert alert.window_end == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    assert alert.window_start == alert.window_end - timedelta(hours=12)
