@@ -4,7 +4,9 @@
 run is created; a worker listening on that queue runs it (a year takes minutes, far beyond the default
 queue's job timeout). `relay_score_runs` re-sends runs whose job Redis lost or whose worker died; the
 job id keeps a re-send from doubling a job still queued, and claiming the run row makes a second
-delivery a no-op while the first is alive.
+delivery a no-op while the first is alive. A corrected run (an appeal decided after publication) goes the
+same way and is published when stored. `auto_publish_score_runs` publishes finished runs whose scheme sets
+`publish_after_days` once that many days have passed.
 """
 
 import logging
@@ -61,3 +63,13 @@ async def relay_score_runs(ctx: dict[str, Any]) -> int:
     if sent:
         logger.warning("score runs re-sent", extra={"count": sent})
     return sent
+
+
+@cron_task(minute={0, 10, 20, 30, 40, 50}, second={45})
+async def auto_publish_score_runs(ctx: dict[str, Any]) -> int:
+    """Publish the finished runs whose scheme sets `publish_after_days`, once that delay has passed."""
+    async with unit_of_work() as session:
+        published = await service.publish_due_runs(session)
+    if published:
+        logger.info("score runs published automatically", extra={"runs": published})
+    return len(published)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from scoring_service.deps import DeciderPrincipal, StaffPrincipal
 from services.scoring import appeals
 from services.scoring.appeals import AppealView
-from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut
+from services.scoring.schemas import AppealCreate, AppealDecision, AppealOut, AppealRevoke
 from shared.deps import IfMatch, SessionDep
 from shared.pagination import Page
 from shared.params import DEFAULT_LIMIT, Cursor, Limit
@@ -34,6 +34,10 @@ AppealId = Annotated[int, Path(ge=1, le=2**63 - 1)]
                     "operationId": "decide_appeal_v1_scores_appeals__appeal_id__decision_post",
                     "parameters": {"appeal_id": "$response.body#/id"},
                 },
+                "RevokeAppeal": {
+                    "operationId": "revoke_appeal_v1_scores_appeals__appeal_id__revoke_post",
+                    "parameters": {"appeal_id": "$response.body#/id"},
+                },
             },
         },
         **problem_responses(401, 403, 404, 409, 413, 422),
@@ -56,7 +60,7 @@ async def file_appeal(
 async def list_appeals(
     session: SessionDep,
     principal: StaffPrincipal,
-    status: Annotated[Literal["pending", "approved", "rejected"] | None, Query()] = None,
+    status: Annotated[Literal["pending", "approved", "rejected", "revoked"] | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Rows[AppealView]:
@@ -76,5 +80,21 @@ async def get_appeal(session: SessionDep, principal: StaffPrincipal, appeal_id: 
 async def decide_appeal(
     session: SessionDep, principal: DeciderPrincipal, appeal_id: AppealId, body: AppealDecision, if_match: IfMatch
 ) -> AppealView:
-    """Approve or reject a pending appeal (supervisor or admin in scope; not the filer). Send the version read."""
+    """Approve or reject a pending appeal (supervisor or admin in scope; not the filer). Send the version read.
+
+    The decision and its note go into the request's trail. An approval after the period's run was
+    published queues a corrected run, republished when it finishes.
+    """
     return await appeals.decide_appeal(session, principal, appeal_id, body, if_match)
+
+
+@router.post("/{appeal_id}/revoke", response_model=AppealOut, responses=problem_responses(401, 403, 404, 409, 422, 428))
+async def revoke_appeal(
+    session: SessionDep, principal: DeciderPrincipal, appeal_id: AppealId, body: AppealRevoke, if_match: IfMatch
+) -> AppealView:
+    """Revoke an approved appeal (supervisor or admin in scope), with a reason. Send the version read.
+
+    Runs counting decisions after the revocation count the request for the unit again; the revocation and
+    its reason go into the request's trail; a published run of the period is corrected and republished.
+    """
+    return await appeals.revoke_appeal(session, principal, appeal_id, body, if_match)

@@ -1,5 +1,7 @@
 """Public disclosure (公示), no login: units' three rates, satisfaction index and rank; leaders' contacts
-by post and unit. Counts and rates only: no names of people, no free text. Cached for a minute."""
+by post and unit. Counts and rates only: no names of people, no free text. Only published runs (the
+period's latest published one, with its scheme version, as_of, publication time and, for a corrected run,
+what the correction changed). Cached for a minute."""
 
 from typing import Annotated
 
@@ -27,7 +29,10 @@ async def public_scores(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> PublicUnitsPage:
-    """The published scores of a period: each unit's three rates, three-rate score, satisfaction index and rank."""
+    """The published scores of a period: each unit's three rates, three-rate score, satisfaction index and rank.
+
+    From the period's latest published run (`404` until a supervisor publishes one).
+    """
     key = ("scores", period, level, cursor, limit)
     page = public_cache.get(key)
     if page is None:

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from scoring_service.cache import public_cache
 from scoring_service.deps import RunPrincipal, SnapshotDep, StaffPrincipal, VerifyPrincipal
 from services.models import ScoreRun
 from services.scoring import service
@@ -22,6 +23,10 @@ RUN_LINKS = {
     "GetRun": {"operationId": "get_run_v1_scores_runs__run_id__get", "parameters": {"run_id": "$response.body#/id"}},
     "VerifyRun": {
         "operationId": "verify_run_v1_scores_runs__run_id__verify_post",
+        "parameters": {"run_id": "$response.body#/id"},
+    },
+    "PublishRun": {
+        "operationId": "publish_run_v1_scores_runs__run_id__publish_post",
         "parameters": {"run_id": "$response.body#/id"},
     },
 }
@@ -83,3 +88,16 @@ async def verify_run(
 ) -> VerifyOut:
     """Recompute a finished run from the raw data at its as_of under its scheme and compare every stored value."""
     return await service.verify_run(session, snapshot, run_id)
+
+
+@router.post("/{run_id}/publish", response_model=RunOut, responses=problem_responses(401, 403, 404, 409, 422))
+async def publish_run(session: SessionDep, principal: RunPrincipal, run_id: RunId) -> ScoreRun:
+    """Publish a finished run (公示): `/v1/public/...` shows the period's latest published run.
+
+    A supervisor or admin scoped to the whole city; once (`409` when already published, or not finished).
+    Appeals approved or revoked after the run's as_of are corrected at once: a corrected run is queued
+    and republished when it finishes (`corrects_run_id`, `changes`).
+    """
+    run = await service.publish_run(session, principal, run_id)
+    public_cache.clear()
+    return run

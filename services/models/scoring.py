@@ -26,7 +26,7 @@ RUN_STATUSES = ("queued", "running", "done", "failed")
 RUN_MODES = ("inline", "queued")
 RESULT_LEVELS = ("city", "district", "street", "community", "grid", "department", "handler", "leader")
 APPEAL_REASONS = ("unreasonable_demand", "not_responsible")
-APPEAL_STATUSES = ("pending", "approved", "rejected")
+APPEAL_STATUSES = ("pending", "approved", "rejected", "revoked")
 
 
 class ScoringScheme(Base):
@@ -53,6 +53,8 @@ class ScoreRun(Base):
         CheckConstraint(one_of("mode", RUN_MODES), name="mode"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
         Index("ix_score_runs_period_status_as_of", "period", "status", "as_of"),
+        CheckConstraint("published_at IS NULL OR status = 'done'", name="published_when_done"),
+        Index("ix_score_runs_published", "period", "as_of", postgresql_where=text("published_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -80,6 +82,16 @@ class ScoreRun(Base):
     started_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Appeal decisions and revocations counted up to this time (None: up to as_of). A corrected run keeps
+    # the as_of of the run it corrects and counts the decisions made since.
+    appeals_as_of: Mapped[datetime | None]
+    # Publication (公示): only published runs are public. A corrected run names the run it corrects and lists
+    # what changed ({level, code, figure, old, new}); the corrected run names its successor.
+    published_at: Mapped[datetime | None]
+    published_by: Mapped[str | None] = mapped_column(String(64))
+    corrects_run_id: Mapped[int | None] = mapped_column(ForeignKey("score_runs.id", ondelete="SET NULL"))
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("score_runs.id", ondelete="SET NULL"))
+    changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
 
 
 class ScoreResult(Base):
@@ -116,6 +128,7 @@ class ScoreAppeal(TimestampMixin, Base):
         CheckConstraint(one_of("reason", APPEAL_REASONS), name="reason"),
         CheckConstraint(one_of("status", APPEAL_STATUSES), name="status"),
         CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_when_not_pending"),
+        CheckConstraint("(status = 'revoked') = (revoked_at IS NOT NULL)", name="revoked_when_revoked"),
         UniqueConstraint("request_id", "team_id", "department_id", postgresql_nulls_not_distinct=True),
         Index("ix_score_appeals_approved", "request_id", postgresql_where=text("status = 'approved'")),
     )
@@ -133,4 +146,8 @@ class ScoreAppeal(TimestampMixin, Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="RESTRICT"))
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # An approved appeal revoked by a supervisor: runs counting decisions after this time no longer apply it.
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="RESTRICT"))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -3,7 +3,12 @@
 Who may file: a member of the grid team or department appealing (or an admin), for a request that was
 dispatched to that unit. Who decides: a supervisor or admin whose scope covers the unit, not the filer.
 An approved appeal removes the request from that unit's figures (and so from its org units' totals)
-in every run whose as_of is at or after the decision; it shows in the unit's breakdown.
+in every run whose as_of is at or after the decision; it shows in the unit's breakdown. A supervisor may
+revoke an approval: runs counting decisions after the revocation count the request again.
+
+Filing, approval, rejection and revocation are events in the request's hash-chained trail (with the
+explanation, note or reason as the event's note), and decisions and revocations are in the admin audit too.
+An approval or revocation after the period's run was published makes a corrected run that republishes.
 """
 
 from dataclasses import dataclass
@@ -13,15 +18,25 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import service as audit
+from services.lifecycle.events import append_event
 from services.models import Assignment, Department, Member, OrgUnit, ScoreAppeal, Team
 from services.scoring import repository as repo
+from services.scoring import service
 from services.scoring.auth import check_may_appeal
-from services.scoring.errors import AppealDecided, AppealExists, AppealNotFound, HandlingUnitNotFound
-from services.scoring.schemas import AppealCreate, AppealDecision, HandlingUnitOut
-from shared.auth import Principal
+from services.scoring.errors import (
+    AppealDecided,
+    AppealExists,
+    AppealNotApproved,
+    AppealNotFound,
+    HandlingUnitNotFound,
+)
+from services.scoring.schemas import AppealCreate, AppealDecision, AppealRevoke, HandlingUnitOut
+from shared.auth import Principal, actor_of
 from shared.errors import Forbidden, InvalidInput, check_version, field_error
 from shared.pagination import decode_cursor, next_cursor
 from shared.views import Rows, RowWith
+
+SYSTEM_ACTOR = "system:scoring"
 
 
 async def _unit_of(
@@ -112,8 +127,31 @@ async def file_appeal(session: AsyncSession, principal: Principal, data: AppealC
     )
     session.add(appeal)
     await session.flush()
+    await _trail(session, principal, appeal, "appeal_filed", data.explanation, described)
     await session.refresh(appeal)
     return AppealView(appeal, described)
+
+
+async def _trail(
+    session: AsyncSession,
+    principal: Principal,
+    appeal: ScoreAppeal,
+    kind: str,
+    evidence: str | None,
+    unit: HandlingUnitOut,
+    corrected_runs: list[int] | None = None,
+) -> None:
+    """The appeal's step in the trail of the request it is about; the evidence text is the event's note."""
+    data = {
+        "appeal_id": appeal.id,
+        "unit": {"kind": unit.kind, "code": unit.code},
+        "reason": appeal.reason,
+        "status": appeal.status,
+        "appeal_version": appeal.version,
+    }
+    if corrected_runs:
+        data["corrected_runs"] = corrected_runs
+    await append_event(session, appeal.request_id, kind, actor_of(principal), note=evidence, data=data)
 
 
 async def _get(session: AsyncSession, principal: Principal, appeal_id: int, *, lock: bool = False) -> ScoreAppeal:
@@ -153,7 +191,43 @@ async def decide_appeal(
     appeal.decided_at = datetime.now(UTC)
     appeal.version += 1
     await session.flush()
-    after = {"status": appeal.status, "note": appeal.decision_note, "version": appeal.version}
+    corrected: list[int] = []
+    if appeal.status == "approved":  # a rejection changes no figure: nothing to correct
+        corrected = await service.correct_public_runs(session, appeal.request_id, appeal.decided_at, SYSTEM_ACTOR)
+    after: dict[str, object] = {"status": appeal.status, "note": appeal.decision_note, "version": appeal.version}
+    if corrected:
+        after["corrected_runs"] = corrected
     await audit.record(session, principal, "appeal.decided", "score_appeal", appeal.id, before=before, after=after)
+    unit = await _describe(session, appeal)
+    kind = "appeal_approved" if appeal.status == "approved" else "appeal_rejected"
+    evidence = appeal.decision_note or appeal.explanation
+    await _trail(session, principal, appeal, kind, evidence, unit, corrected)
     await session.refresh(appeal)
-    return AppealView(appeal, await _describe(session, appeal))
+    return AppealView(appeal, unit)
+
+
+async def revoke_appeal(
+    session: AsyncSession, principal: Principal, appeal_id: int, data: AppealRevoke, if_match: int | None
+) -> AppealView:
+    """Revoke an approved appeal (supervisor or admin in scope): runs counting decisions after now count the
+    request for the unit again; a published run of its period is corrected and republished."""
+    appeal = await _get(session, principal, appeal_id, lock=True)
+    check_version(appeal.version, data.version or if_match)
+    if appeal.status != "approved":
+        raise AppealNotApproved(f"Appeal {appeal_id} is {appeal.status}; only an approved appeal can be revoked")
+    before = {"status": appeal.status, "version": appeal.version}
+    appeal.status = "revoked"
+    appeal.revoked_at = datetime.now(UTC)
+    appeal.revoked_by_id = principal.id
+    appeal.revoke_reason = data.reason
+    appeal.version += 1
+    await session.flush()
+    corrected = await service.correct_public_runs(session, appeal.request_id, appeal.revoked_at, SYSTEM_ACTOR)
+    after: dict[str, object] = {"status": appeal.status, "reason": appeal.revoke_reason, "version": appeal.version}
+    if corrected:
+        after["corrected_runs"] = corrected
+    await audit.record(session, principal, "appeal.revoked", "score_appeal", appeal.id, before=before, after=after)
+    unit = await _describe(session, appeal)
+    await _trail(session, principal, appeal, "appeal_revoked", data.reason, unit, corrected)
+    await session.refresh(appeal)
+    return AppealView(appeal, unit)

@@ -37,3 +37,11 @@ class SchemeVersionTaken(Conflict):
 
 class RunNotFinished(Conflict):
     """Only a finished run can be verified."""
+
+
+class RunAlreadyPublished(Conflict):
+    title = "Score run already published"
+
+
+class AppealNotApproved(Conflict):
+    title = "Appeal not approved"

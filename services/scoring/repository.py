@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, text, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,11 +42,18 @@ _COHORT = """
 # request is located 4·(located unit id, 0 when unlocated) + 2. Python decodes them (`tally.decode_unit`).
 _TEAM_OR_DEPARTMENT = "CASE WHEN {t} IS NOT NULL THEN 4 * {t} WHEN {d} IS NOT NULL THEN 4 * {d} + 1 END"
 
-# Approved appeals by as_of: per request, the handling units it is removed from (encoded as above).
+# An appeal applies to a run when it was approved by the run's appeals cut (its as_of, or later for a corrected
+# run) and not revoked by then.
+_APPEAL_APPLIES = (
+    "ap.status IN ('approved', 'revoked') AND ap.decided_at <= :appeals_as_of "
+    "AND (ap.revoked_at IS NULL OR ap.revoked_at > :appeals_as_of)"
+)
+
+# Approved appeals by the appeals cut: per request, the handling units it is removed from (encoded as above).
 _APPEALS = f"""
     SELECT ap.request_id, array_agg({_TEAM_OR_DEPARTMENT.format(t="ap.team_id", d="ap.department_id")}) AS units
     FROM score_appeals ap
-    WHERE ap.status = 'approved' AND ap.decided_at <= :as_of
+    WHERE {_APPEAL_APPLIES}
     GROUP BY ap.request_id
 """
 
@@ -175,7 +182,7 @@ _APPEALED_REQUESTS = f"""
 SELECT ap.request_id, ap.team_id, ap.department_id
 FROM score_appeals ap
 JOIN requests r ON r.id = ap.request_id
-WHERE ap.status = 'approved' AND ap.decided_at <= :as_of AND {_COHORT}
+WHERE {_APPEAL_APPLIES} AND {_COHORT}
 ORDER BY ap.request_id, ap.id
 """
 
@@ -240,9 +247,10 @@ def _facts_sql(with_appeals: bool) -> str:
     )
 
 
-async def any_appeal_approved(session: AsyncSession, as_of: datetime) -> bool:
-    sql = "SELECT EXISTS (SELECT 1 FROM score_appeals WHERE status = 'approved' AND decided_at <= :as_of)"
-    return bool((await session.execute(text(sql), {"as_of": as_of})).scalar_one())
+async def any_appeal_approved(session: AsyncSession, appeals_as_of: datetime) -> bool:
+    """Whether any approved appeal applies at the appeals cut (else the cohort query skips them)."""
+    sql = f"SELECT EXISTS (SELECT 1 FROM score_appeals ap WHERE {_APPEAL_APPLIES})"
+    return bool((await session.execute(text(sql), {"appeals_as_of": appeals_as_of})).scalar_one())
 
 
 async def cohort_id_bounds(
@@ -275,20 +283,26 @@ async def cohort_facts(
     bounds: tuple[int, int],
     *,
     with_appeals: bool = True,
+    appeals_as_of: datetime | None = None,
 ) -> list[Any]:
     """The cohort's counts, one row per (category, response holder and handler, final unit and handler,
     assignment unit and handler), the counts in `tally.FIELDS` order after `requests`."""
     # Hash aggregation: the planner, expecting a group per row, would sort a million rows instead.
     await session.execute(text("SET LOCAL enable_sort = off"))
     params = {**_cohort_params(start, end, as_of), "lo": bounds[0], "hi": bounds[1]}
+    if with_appeals:
+        params["appeals_as_of"] = appeals_as_of or as_of
     result = await session.execute(text(_facts_sql(with_appeals)), params)
     rows = [tuple(row) for row in result.all()]
     await session.execute(text("SET LOCAL enable_sort = on"))
     return rows
 
 
-async def appealed_requests(session: AsyncSession, start: datetime, end: datetime, as_of: datetime) -> list[Any]:
-    return await _rows(session, _APPEALED_REQUESTS, _cohort_params(start, end, as_of))
+async def appealed_requests(
+    session: AsyncSession, start: datetime, end: datetime, as_of: datetime, appeals_as_of: datetime | None = None
+) -> list[Any]:
+    params = {**_cohort_params(start, end, as_of), "appeals_as_of": appeals_as_of or as_of}
+    return await _rows(session, _APPEALED_REQUESTS, params)
 
 
 async def cohort_size_upto(session: AsyncSession, start: datetime, end: datetime, as_of: datetime, cap: int) -> int:
@@ -487,6 +501,76 @@ async def runs_to_resend(session: AsyncSession, *, queued_before: datetime, hear
                 and_(ScoreRun.status == "queued", ScoreRun.created_at <= queued_before),
                 and_(ScoreRun.status == "running", ScoreRun.heartbeat_at <= heartbeat_before),
             ),
+        )
+        .order_by(ScoreRun.id)
+        .limit(100)
+    )
+    return list(await session.scalars(stmt))
+
+
+# ---- publication and corrections -----------------------------------------------------------------
+
+
+async def latest_published_run(session: AsyncSession, period: str) -> ScoreRun | None:
+    """The published run of the period with the latest as_of (ties, e.g. a correction: the newest run)."""
+    stmt = select(ScoreRun).where(ScoreRun.period == period, ScoreRun.published_at.is_not(None))
+    found: ScoreRun | None = await session.scalar(stmt.order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1))
+    return found
+
+
+_PUBLIC_RUNS_OF_REQUEST = """
+SELECT DISTINCT ON (s.period) s.id
+FROM score_runs s
+JOIN requests r ON r.id = :request_id
+WHERE s.published_at IS NOT NULL
+    AND r.received_at >= s.period_start AND r.received_at < s.period_end AND r.received_at <= s.as_of
+    AND r.duplicate_of_id IS NULL
+ORDER BY s.period, s.as_of DESC, s.id DESC
+"""
+
+
+async def public_runs_of_request(session: AsyncSession, request_id: int) -> list[ScoreRun]:
+    """The runs the public reads (one per period) whose cohort holds the request."""
+    ids = [row.id for row in await _rows(session, _PUBLIC_RUNS_OF_REQUEST, {"request_id": request_id})]
+    if not ids:
+        return []
+    return list(await session.scalars(select(ScoreRun).where(ScoreRun.id.in_(ids)).order_by(ScoreRun.id)))
+
+
+_DECIDED_SINCE = """
+SELECT EXISTS (
+    SELECT 1 FROM score_appeals ap JOIN requests r ON r.id = ap.request_id
+    WHERE ap.status IN ('approved', 'revoked')
+        AND (ap.decided_at > :appeals_as_of OR ap.revoked_at > :appeals_as_of)
+        AND r.received_at >= :start AND r.received_at < :end AND r.received_at <= :as_of
+        AND r.duplicate_of_id IS NULL
+)
+"""
+
+
+async def appeals_decided_since(session: AsyncSession, run: ScoreRun) -> bool:
+    """Whether an appeal of the run's cohort was approved or revoked after the decisions the run counts."""
+    params = {
+        "appeals_as_of": run.appeals_as_of or run.as_of,
+        "start": run.period_start,
+        "end": run.period_end,
+        "as_of": run.as_of,
+    }
+    return bool((await session.execute(text(_DECIDED_SINCE), params)).scalar_one())
+
+
+async def runs_due_for_publication(session: AsyncSession, now: datetime) -> list[int]:
+    """Finished, unpublished runs whose scheme publishes automatically and whose delay has passed."""
+    days = ScoringScheme.document["publish_after_days"].as_integer()
+    stmt = (
+        select(ScoreRun.id)
+        .join(ScoringScheme, ScoringScheme.version == ScoreRun.scheme_version)
+        .where(
+            ScoreRun.status == "done",
+            ScoreRun.published_at.is_(None),
+            ScoreRun.finished_at.is_not(None),
+            days.is_not(None),
+            ScoreRun.finished_at + func.make_interval(0, 0, 0, days) <= now,
         )
         .order_by(ScoreRun.id)
         .limit(100)

@@ -117,6 +117,12 @@ class RunOut(BaseModel):
                     "created_at": "2026-11-26T17:00:00+08:00",
                     "started_at": "2026-11-26T17:00:01+08:00",
                     "finished_at": None,
+                    "appeals_as_of": None,
+                    "published_at": None,
+                    "published_by": None,
+                    "corrects_run_id": None,
+                    "superseded_by_id": None,
+                    "changes": None,
                 }
             ]
         },
@@ -140,6 +146,16 @@ class RunOut(BaseModel):
     created_at: LocalDateTime
     started_at: LocalDateTime | None
     finished_at: LocalDateTime | None
+    appeals_as_of: LocalDateTime | None = Field(
+        None, description="Appeal decisions counted up to this time (null: up to as_of); later for a corrected run"
+    )
+    published_at: LocalDateTime | None = Field(
+        None, description="Published (公示): shown on /v1/public/... (null: internal)"
+    )
+    published_by: str | None = Field(None, description="`staff:<id>`, or `system:...` for a republished correction")
+    corrects_run_id: int | None = Field(None, description="The published run this one corrects (appeals decided since)")
+    superseded_by_id: int | None = Field(None, description="The corrected run that replaced this one publicly")
+    changes: list["RunChange"] | None = Field(None, description="A correction: every figure it changed")
 
 
 class Difference(BaseModel):
@@ -170,9 +186,10 @@ class RateOut(BaseModel):
     successes: float = Field(description="Numerator (satisfaction: Σ points, so fractional)")
     n: int = Field(description="Denominator")
     interval: IntervalOut | None = Field(description="Wilson score interval at the scheme's confidence")
-    shrunk: float | None = Field(description="Empirical-Bayes posterior mean; rankings use it")
+    shrunk: float | None = Field(description="Empirical-Bayes posterior mean; rankings use it (null when n = 0)")
     expected: float | None = Field(description="What the city's per-category rates predict for this mix of cases")
     adjusted: float | None = Field(description="Case-mix adjusted: value − expected + city mean")
+    reason: str | None = Field(None, description="Why there is no value (n = 0: no data, so no raw or shrunk value)")
 
 
 class Rates(BaseModel):
@@ -213,6 +230,7 @@ class ThreeRateScoreOut(BaseModel):
     weights_used: dict[str, float] = Field(description="Weights renormalised over the rates present (for value)")
     missing_components: list[str] = Field(description="Rates with no value (for value); their weight is shared out")
     raw_missing_components: list[str]
+    missing_reasons: dict[str, str] = Field(default_factory=dict, description="Why each missing rate has no value")
 
 
 class SatisfactionIndexComponents(BaseModel):
@@ -227,6 +245,7 @@ class SatisfactionIndexOut(BaseModel):
     weights: dict[str, float]
     weights_used: dict[str, float]
     missing_components: list[str] = Field(description="Components with no data: the weights were renormalised")
+    missing_reasons: dict[str, str] = Field(default_factory=dict, description="Why each missing component has none")
     assessments: dict[str, int] = Field(description="Assessments averaged, per source")
 
 
@@ -246,6 +265,7 @@ class UnitFigures(BaseModel):
     parent_code: str | None
     rank: int | None = Field(description="Rank among the level's units with data, on the shrunk three-rate score")
     ranked: int = Field(description="Units of the level ranked")
+    unranked_reason: str | None = Field(None, description="Why the unit has no rank (no data: nothing to rank on)")
     grade: str | None
     three_rate_score: ThreeRateScoreOut
     satisfaction_index: SatisfactionIndexOut
@@ -299,6 +319,19 @@ class PriorOut(BaseModel):
     units: int = Field(description="Units of the level with data")
 
 
+class ShrinkageOut(BaseModel):
+    """How much of a shrunk rate is the unit's own data and how much the level's prior."""
+
+    n: int
+    raw: float | None
+    shrunk: float | None
+    prior_mean: float | None
+    prior_strength: float | None = Field(description="α + β of the level's prior")
+    data_weight: float | None = Field(description="n / (n + α + β): the share of the shrunk value that is data")
+    prior_weight: float | None = Field(description="(α + β) / (n + α + β): the share that is the prior mean")
+    reason: str | None = Field(None, description="Why there is no shrunk value")
+
+
 class CategoryMix(BaseModel):
     category: str
     n: dict[str, int] = Field(description="Denominator per rate for this category")
@@ -323,6 +356,9 @@ class Breakdown(BaseModel):
         "scoped to it, its dispatch centre)"
     )
     priors: dict[str, PriorOut | None] = Field(description="The level's prior per rate (fitted over the level)")
+    shrinkage: dict[str, ShrinkageOut] = Field(
+        default_factory=dict, description="Per rate: shrunk = data_weight × raw + prior_weight × prior mean"
+    )
     case_mix: CaseMixOut
     appeals: AppealsEffect
     scheme: SchemeDocument = Field(description="The scheme the run used (its version is `scheme_version`)")
@@ -379,6 +415,7 @@ class CadreFigures(BaseModel):
     cadre_score: float | None
     rank: int | None
     ranked: int
+    unranked_reason: str | None = Field(None, description="Why the cadre has no rank (nothing to rank on)")
     grade: str | None
     process: PartScore
     result: PartScore
@@ -440,6 +477,14 @@ class RankingItem(BaseModel):
     n: int | None = Field(description="Denominator of the rate ranked on (rates only)")
 
 
+class UnrankedItem(BaseModel):
+    level: str
+    code: str
+    name: str
+    parent_code: str | None
+    reason: str = Field(description="Why it has no rank: no data for the metric (n = 0)")
+
+
 class RankingOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -478,6 +523,10 @@ class RankingOut(BaseModel):
     order: Literal["desc", "asc"] = Field(description="desc: higher is better; asc for reopen, return, no-evaluation")
     ranked: int = Field(description="Subjects ranked city-wide (you see those in your scope)")
     items: list[RankingItem]
+    unranked_total: int = Field(0, description="Subjects in your scope with no data for the metric: not ranked")
+    unranked: list[UnrankedItem] = Field(
+        default_factory=list, description="Those subjects (up to the limit), listed apart from the ranking"
+    )
 
 
 # ---- appeals -----------------------------------------------------------------------------------
@@ -547,12 +596,15 @@ class AppealOut(BaseModel):
     unit: HandlingUnitOut
     reason: str
     explanation: str
-    status: Literal["pending", "approved", "rejected"]
+    status: Literal["pending", "approved", "rejected", "revoked"]
     filed_by_id: int
     filed_at: LocalDateTime
     decided_by_id: int | None
     decided_at: LocalDateTime | None
     decision_note: str | None
+    revoked_by_id: int | None = None
+    revoked_at: LocalDateTime | None = None
+    revoke_reason: str | None = None
     version: int
 
 
@@ -572,6 +624,7 @@ class PublicUnitScore(BaseModel):
     satisfaction_index: float | None
     rank: int | None
     ranked: int
+    unranked_reason: str | None = Field(None, description="Why no rank: no data in the period (its figures are null)")
 
 
 class PublicUnitsPage(BaseModel):
@@ -580,8 +633,12 @@ class PublicUnitsPage(BaseModel):
             "examples": [
                 {
                     "period": "2026-10",
+                    "run_id": 12,
                     "as_of": "2026-11-26T17:00:00+08:00",
                     "scheme_version": 1,
+                    "published_at": "2026-12-01T09:00:00+08:00",
+                    "corrects_run_id": None,
+                    "changes": [],
                     "items": [
                         {
                             "level": "district",
@@ -605,9 +662,18 @@ class PublicUnitsPage(BaseModel):
     )
 
     period: str
+    run_id: int = Field(description="The published run shown")
     as_of: LocalDateTime
     scheme_version: int
-    items: list[PublicUnitScore]
+    published_at: LocalDateTime
+    corrects_run_id: int | None = Field(
+        description="A corrected run (appeals decided after publication): the run it replaced"
+    )
+    changes: list["PublicChange"] = Field(description="What the correction changed (units' public figures)")
+    items: list[PublicUnitScore] = Field(description="Units of this page with a rank")
+    unranked: list[PublicUnitScore] = Field(
+        default_factory=list, description="Units of this page with no data: no figures, no rank, listed apart"
+    )
     next_cursor: str | None = None
 
 
@@ -628,8 +694,12 @@ class PublicLeaderContactsPage(BaseModel):
             "examples": [
                 {
                     "period": "2026-10",
+                    "run_id": 12,
                     "as_of": "2026-11-26T17:00:00+08:00",
                     "scheme_version": 1,
+                    "published_at": "2026-12-01T09:00:00+08:00",
+                    "corrects_run_id": None,
+                    "changes": [],
                     "items": [
                         {
                             "post": "区委书记",
@@ -648,6 +718,72 @@ class PublicLeaderContactsPage(BaseModel):
     )
 
     period: str
+    run_id: int = Field(description="The published run shown")
     as_of: LocalDateTime
     scheme_version: int
+    published_at: LocalDateTime
+    corrects_run_id: int | None = Field(
+        description="A corrected run (appeals decided after publication): the run it replaced"
+    )
+    changes: list["PublicChange"] = Field(description="What the correction changed (units' public figures)")
     items: list[PublicLeaderContacts]
+
+
+# ---- publication and corrections ---------------------------------------------------------------
+
+# The figures a public page shows, and so the changes of a correction it lists.
+PUBLIC_FIGURES = (
+    "response_rate",
+    "resolution_rate",
+    "satisfaction_rate",
+    "three_rate_score",
+    "satisfaction_index",
+    "rank",
+    "counts.evaluated",
+)
+
+
+class PublicChange(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "level": "grid",
+                    "code": "330203001001001",
+                    "name": "一网格",
+                    "figure": "response_rate",
+                    "old": 0.5,
+                    "new": 0.667,
+                }
+            ]
+        }
+    )
+
+    level: str
+    code: str
+    name: str
+    figure: str = Field(description="A rate's value, `three_rate_score`, `satisfaction_index`, `rank`, `counts.<name>`")
+    old: float | int | None
+    new: float | int | None
+
+
+class RunChange(PublicChange):
+    """One figure a corrected run changed (every level, handlers and leaders included)."""
+
+
+class AppealRevoke(StrictInput):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "复核发现该诉求确属网格职责，撤销核减。", "version": 2}]},
+    )
+
+    reason: Annotated[
+        str, Field(min_length=1, max_length=2000, description="Why the approval is revoked (kept in the trail)")
+    ]
+    version: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = Field(
+        None, description="The version you read (or send If-Match)"
+    )
+
+
+RunOut.model_rebuild()
+PublicUnitsPage.model_rebuild()
+PublicLeaderContactsPage.model_rebuild()

@@ -93,6 +93,23 @@ class Interval(StrictInput):
         return z_for(self.confidence)
 
 
+class Rounding(StrictInput):
+    """How answers and CSV show numbers (storage keeps the exact values; `verify` compares those)."""
+
+    rate_decimals: Annotated[int, Field(ge=0, le=12)] = Field(
+        4, description="Decimals of rates (0–1: raw, shrunk, interval, expected, adjusted, compliance)"
+    )
+    score_decimals: Annotated[int, Field(ge=0, le=12)] = Field(
+        1, description="Decimals of 100-point scores (three-rate score, satisfaction index, cadre score)"
+    )
+
+    def rate(self, value: float | None) -> float | None:
+        return None if value is None else round(value, self.rate_decimals)
+
+    def score(self, value: float | None) -> float | None:
+        return None if value is None else round(value, self.score_decimals)
+
+
 class CadreWeights(StrictInput):
     """cadre_score = 100-point process × w_process + 100-point result × w_result (SPEC §7.4)."""
 
@@ -162,6 +179,7 @@ class SchemeDocument(StrictInput):
                     },
                     "shrinkage": {"min_units": 5, "fallback_strength": 10, "min_strength": 1, "max_strength": 10000},
                     "interval": {"confidence": 0.95},
+                    "rounding": {"rate_decimals": 4, "score_decimals": 1},
                     "cadre": {
                         "weights": {"process": 0.4, "result": 0.6},
                         "grid_worker_visit_quota": {"month": 20, "quarter": 60, "year": 240},
@@ -182,10 +200,16 @@ class SchemeDocument(StrictInput):
     satisfaction_index_weights: SatisfactionIndexWeights = SatisfactionIndexWeights()
     shrinkage: Shrinkage = Shrinkage()
     interval: Interval = Interval()
+    rounding: Rounding = Rounding()
     cadre: Cadre = Cadre()
     grades: Annotated[list[Grade], Field(max_length=10)] = Field(
         default_factory=lambda: list(DEFAULT_GRADES),
         description="Grade bands on the 100-point scores: the first band (highest min_score) a score reaches",
+    )
+    publish_after_days: Annotated[int | None, Field(ge=0, le=365)] = Field(
+        None,
+        description="Publish (公示) a finished run automatically this many days after it finished, leaving time "
+        "for appeals (the `auto_publish_score_runs` cron); null: only a supervisor publishes",
     )
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import service as audit
 from services.models import ScoreResult, ScoreRun, ScoringScheme
 from services.scoring import figures
 from services.scoring import repository as repo
@@ -29,13 +30,22 @@ from services.scoring.compute import (
     compute,
     staff_ids_needed,
 )
-from services.scoring.errors import RunNotFinished, RunNotFound, SchemeNotFound, SchemeVersionTaken, ScoresNotFound
+from services.scoring.errors import (
+    RunAlreadyPublished,
+    RunNotFinished,
+    RunNotFound,
+    SchemeNotFound,
+    SchemeVersionTaken,
+    ScoresNotFound,
+)
 from services.scoring.periods import Period, parse_period
 from services.scoring.schemas import (
+    PUBLIC_FIGURES,
     RATE_NAMES,
     Breakdown,
     CadreScore,
     Difference,
+    PublicChange,
     PublicLeaderContacts,
     PublicLeaderContactsPage,
     PublicUnitScore,
@@ -46,12 +56,13 @@ from services.scoring.schemas import (
     SchemeCreate,
     UnitScore,
     UnitScoreDetail,
+    UnrankedItem,
     VerifyOut,
 )
 from services.scoring.scheme import SchemeDocument
 from services.scoring.tally import Tally, has_data
 from shared.auth import Principal, actor_of, require_city_admin
-from shared.errors import InvalidInput, field_error
+from shared.errors import Forbidden, InvalidInput, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
 from shared.queue import LONG_QUEUE, enqueue_after_commit
 from shared.views import Rows, RowWith
@@ -154,6 +165,12 @@ class RunSpec:
     as_of: datetime
     scheme_version: int
     scheme: SchemeDocument
+    # Appeal decisions counted up to this time (None: as_of); later than as_of for a corrected run.
+    appeals_as_of: datetime | None = None
+
+
+def _spec_of(run: ScoreRun, scheme: SchemeDocument) -> RunSpec:
+    return RunSpec(run.id, parse_period(run.period), run.as_of, run.scheme_version, scheme, run.appeals_as_of)
 
 
 def _as_of(value: datetime | None, period: Period, now: datetime) -> datetime:
@@ -246,25 +263,33 @@ class Computed:
 
 
 async def gather(
-    snapshot: AsyncSession, period: Period, as_of: datetime, progress: Progress | None = None
+    snapshot: AsyncSession,
+    period: Period,
+    as_of: datetime,
+    progress: Progress | None = None,
+    appeals_as_of: datetime | None = None,
 ) -> tuple[Tally, OrgData, Extras]:
-    """Everything a run counts, read in one snapshot: the cohort month by month, then the rest."""
+    """Everything a run counts, read in one snapshot: the cohort month by month, then the rest (appeal
+    decisions up to `appeals_as_of`, by default `as_of`)."""
+    appeals_cut = appeals_as_of or as_of
     await repo.tune_for_aggregation(snapshot)
     org = await _load_org(snapshot)
     tally = Tally()
     months = [m for m in period.months() if m.start <= as_of]
-    with_appeals = await repo.any_appeal_approved(snapshot, as_of)
+    with_appeals = await repo.any_appeal_approved(snapshot, appeals_cut)
     for done, month in enumerate(months, start=1):
         bounds = await repo.cohort_id_bounds(snapshot, month.start, month.end, as_of)
         if bounds is not None:
-            rows = await repo.cohort_facts(snapshot, month.start, month.end, as_of, bounds, with_appeals=with_appeals)
+            rows = await repo.cohort_facts(
+                snapshot, month.start, month.end, as_of, bounds, with_appeals=with_appeals, appeals_as_of=appeals_cut
+            )
             tally.add_facts(rows)
         if progress is not None:
             await progress("aggregating", done, len(months))
     extras = Extras(
         appealed=[
             (row.request_id, row.team_id, row.department_id)
-            for row in await repo.appealed_requests(snapshot, period.start, period.end, as_of)
+            for row in await repo.appealed_requests(snapshot, period.start, period.end, as_of, appeals_cut)
         ],
         assessments={
             key: (mean.count, mean.total)
@@ -285,7 +310,7 @@ async def gather(
 
 async def compute_run(snapshot: AsyncSession, spec: RunSpec, progress: Progress | None = None) -> Computed:
     """Compute every result of a run from the raw data (nothing is written)."""
-    tally, org, extras = await gather(snapshot, spec.period, spec.as_of, progress)
+    tally, org, extras = await gather(snapshot, spec.period, spec.as_of, progress, spec.appeals_as_of)
     if progress is not None:
         await progress("computing", len(spec.period.months()), len(spec.period.months()))
     return Computed(compute(tally, org, extras, spec.scheme, spec.period), tally.cohort)
@@ -309,6 +334,7 @@ async def store_run(session: AsyncSession, run_id: int, computed: Computed, now:
         heartbeat_at=now,
         finished_at=now,
     )
+    await finish_correction(session, run_id, now)
 
 
 async def run_inline(session: AsyncSession, snapshot: AsyncSession, run: ScoreRun, spec: RunSpec) -> None:
@@ -332,8 +358,7 @@ async def claim_run(session: AsyncSession, run_id: int, now: datetime | None = N
     run.status, run.phase, run.error = "running", "loading", None
     run.started_at = run.heartbeat_at = now
     run.chunks_done, run.progress = 0, 0.0
-    period = parse_period(run.period)
-    return RunSpec(run.id, period, run.as_of, run.scheme_version, await _scheme_document(session, run.scheme_version))
+    return _spec_of(run, await _scheme_document(session, run.scheme_version))
 
 
 async def record_progress(session: AsyncSession, run_id: int, phase: str, done: int, total: int) -> None:
@@ -377,13 +402,7 @@ async def verify_run(session: AsyncSession, snapshot: AsyncSession, run_id: int)
     run = await get_run(session, run_id)
     if run.status != "done":
         raise RunNotFinished(f"Run {run_id} is {run.status}; only a finished run can be verified")
-    spec = RunSpec(
-        run.id,
-        parse_period(run.period),
-        run.as_of,
-        run.scheme_version,
-        await _scheme_document(session, run.scheme_version),
-    )
+    spec = _spec_of(run, await _scheme_document(session, run.scheme_version))
     computed = await compute_run(snapshot, spec)
     stored = {
         (r.level, r.subject_code): r for r in await repo.results(session, run.id, levels=ALL_LEVELS, scope_path="/")
@@ -427,6 +446,182 @@ def _first_difference(old: Any, new: Any, path: str = "") -> str:
     return f"{path or 'value'}: {old!r} ≠ {new!r}"
 
 
+# ---- publication (公示) and corrections ---------------------------------------------------------------
+
+# What a correction compares, per subject: the rank, the scores, each rate's value and every count.
+MAX_CHANGES = 2000
+
+
+def _figure_values(row: ScoreResult) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "rank": row.rank,
+        "three_rate_score": row.three_rate_score,
+        "satisfaction_index": row.satisfaction_index,
+        "cadre_score": row.cadre_score,
+    }
+    for rate in RATE_NAMES:
+        values[rate] = figures.rate_value(row.figures, rate, "value")
+    counts = row.figures.get("counts")
+    if counts:
+        for name, count in figures.unpack_counts(counts).items():
+            values[f"counts.{name}"] = count
+    return values
+
+
+async def run_changes(session: AsyncSession, old_run_id: int, new_run_id: int) -> list[dict[str, Any]]:
+    """What differs between two runs' results: `{level, code, name, figure, old, new}`, by subject."""
+    old = {
+        (r.level, r.subject_code): r for r in await repo.results(session, old_run_id, levels=ALL_LEVELS, scope_path="/")
+    }
+    new = {
+        (r.level, r.subject_code): r for r in await repo.results(session, new_run_id, levels=ALL_LEVELS, scope_path="/")
+    }
+    changes: list[dict[str, Any]] = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        old_values = _figure_values(before) if before is not None else {}
+        new_values = _figure_values(after) if after is not None else {}
+        subject = after if after is not None else before
+        assert subject is not None
+        for figure in dict.fromkeys([*old_values, *new_values]):
+            if old_values.get(figure) != new_values.get(figure):
+                changes.append(
+                    {
+                        "level": key[0],
+                        "code": key[1],
+                        "name": subject.name,
+                        "figure": figure,
+                        "old": old_values.get(figure),
+                        "new": new_values.get(figure),
+                    }
+                )
+    return changes
+
+
+async def create_correction(session: AsyncSession, run: ScoreRun, appeals_as_of: datetime, actor: str) -> ScoreRun:
+    """A corrected run of a published one: same period, as_of and scheme, counting the appeal decisions made up
+    to `appeals_as_of`; computed on the long queue after commit and published when it finishes."""
+    correction = ScoreRun(
+        period=run.period,
+        period_start=run.period_start,
+        period_end=run.period_end,
+        as_of=run.as_of,
+        scheme_version=run.scheme_version,
+        status="queued",
+        mode="queued",
+        phase="queued",
+        progress=0.0,
+        chunks_total=run.chunks_total,
+        requested_by=actor,
+        corrects_run_id=run.id,
+        appeals_as_of=max(appeals_as_of, run.appeals_as_of or run.as_of),
+    )
+    session.add(correction)
+    await session.flush()
+    correction.job_id = run_job_id(correction.id)
+    enqueue_after_commit(session, RUN_TASK, correction.id, job_id=correction.job_id, queue=LONG_QUEUE)
+    return correction
+
+
+async def correct_public_runs(session: AsyncSession, request_id: int, decided_at: datetime, actor: str) -> list[int]:
+    """After an appeal about `request_id` was approved or revoked at `decided_at`: a corrected run of every
+    published run (the one the public reads, per period) whose cohort holds the request and which counted
+    the decisions only up to before then. Answers the corrected runs' ids."""
+    created = []
+    for run in await repo.public_runs_of_request(session, request_id):
+        if (run.appeals_as_of or run.as_of) < decided_at:
+            created.append((await create_correction(session, run, decided_at, actor)).id)
+    return created
+
+
+async def finish_correction(session: AsyncSession, run_id: int, now: datetime) -> None:
+    """A corrected run that just finished: list what it changed, link the two, and publish it (republish)."""
+    run = await session.get(ScoreRun, run_id, populate_existing=True)
+    if run is None or run.corrects_run_id is None or run.published_at is not None:
+        return
+    original = await session.get(ScoreRun, run.corrects_run_id, with_for_update=True, populate_existing=True)
+    changes = await run_changes(session, run.corrects_run_id, run.id) if original is not None else []
+    run.changes = changes[:MAX_CHANGES]
+    run.published_at, run.published_by = now, SYSTEM
+    if original is not None and (original.superseded_by_id is None or original.superseded_by_id < run.id):
+        original.superseded_by_id = run.id
+    await session.flush()
+
+
+async def _publish(session: AsyncSession, run: ScoreRun, actor: str, now: datetime) -> None:
+    run.published_at, run.published_by = now, actor
+    await session.flush()
+    # Decisions made after the run's as_of and before its publication: correct it at once.
+    if run.corrects_run_id is None and await repo.appeals_decided_since(session, run):
+        await create_correction(session, run, now, SYSTEM)
+
+
+async def publish_run(session: AsyncSession, principal: Principal, run_id: int) -> ScoreRun:
+    """Publish a finished run (公示): from now on `/v1/public/...` may show it. Supervisors and admins scoped
+    to the whole city; once (409 after)."""
+    if principal.scope_path.count("/") != 2:
+        raise Forbidden("Only a supervisor or admin scoped to the whole city publishes scores")
+    run = await session.get(ScoreRun, run_id, with_for_update=True, populate_existing=True)
+    if run is None:
+        raise RunNotFound(f"No score run {run_id}")
+    if run.status != "done":
+        raise RunNotFinished(f"Run {run_id} is {run.status}; only a finished run can be published")
+    if run.published_at is not None:
+        raise RunAlreadyPublished(f"Run {run_id} was published at {run.published_at.isoformat()} by {run.published_by}")
+    await _publish(session, run, actor_of(principal), datetime.now(UTC))
+    await audit.record(
+        session,
+        principal,
+        "score_run.published",
+        "score_run",
+        run.id,
+        after={"period": run.period, "as_of": run.as_of, "scheme_version": run.scheme_version},
+    )
+    await session.refresh(run)
+    return run
+
+
+async def publish_due_runs(session: AsyncSession, now: datetime | None = None) -> list[int]:
+    """Publish the finished runs whose scheme sets `publish_after_days` and whose delay has passed."""
+    now = now or datetime.now(UTC)
+    published = []
+    for run_id in await repo.runs_due_for_publication(session, now):
+        run = await session.get(ScoreRun, run_id, with_for_update=True, populate_existing=True)
+        if run is None or run.published_at is not None or run.status != "done":
+            continue
+        await _publish(session, run, "system:auto_publish", now)
+        published.append(run_id)
+    return published
+
+
+async def _public_run(session: AsyncSession, period: str) -> ScoreRun:
+    """The run the public reads: the period's published run with the latest as_of (a correction replaces the
+    run it corrects)."""
+    parse_period(period, ["query", "period"])
+    run = await repo.latest_published_run(session, period)
+    if run is None:
+        raise ScoresNotFound(f"No published scores for {period} yet")
+    return run
+
+
+def _public_fields(run: ScoreRun) -> dict[str, Any]:
+    """What a public page says about its run: which it is, when it was published, what a correction changed
+    (units' public figures only: nothing about people)."""
+    public = set(PUBLIC_FIGURES)
+    changes = [
+        PublicChange.model_validate(c) for c in run.changes or [] if c["level"] in UNIT_LEVELS and c["figure"] in public
+    ]
+    return {
+        "period": run.period,
+        "run_id": run.id,
+        "as_of": run.as_of,
+        "scheme_version": run.scheme_version,
+        "published_at": run.published_at,
+        "corrects_run_id": run.corrects_run_id,
+        "changes": changes,
+    }
+
+
 # ---- reading scores ------------------------------------------------------------------------------
 
 
@@ -465,9 +660,11 @@ def formulas(scheme: SchemeDocument) -> dict[str, str]:
         "return_rate": "dispatches returned / dispatches to the unit (counted against the unit that returned)",
         "no_evaluation_share": "closed as no evaluation / (evaluated + closed as no evaluation)",
         "interval": f"Wilson score interval at {scheme.interval.confidence:g} confidence",
-        "shrunk": "(successes + prior mean × strength) / (n + strength); the prior is fitted per level by the "
-        f"method of moments (beta-binomial), or strength {scheme.shrinkage.fallback_strength:g} at the level mean "
-        f"when fewer than {scheme.shrinkage.min_units} units have data",
+        "shrunk": "(successes + prior mean × strength) / (n + strength), null when n = 0 (the prior never stands "
+        "in for missing data); the prior is fitted per level by the standard beta-binomial moment estimator "
+        "(Kleinman 1973: ρ = (S/(μ(1−μ)) − (k−1)) / (N − Σn²/N − (k−1)), strength = 1/ρ − 1), or strength "
+        f"{scheme.shrinkage.fallback_strength:g} at the level mean when fewer than {scheme.shrinkage.min_units} "
+        "units have data",
         "adjusted": "value − expected + city mean; expected = Σ_c n_c × city rate of category c / n",
         "three_rate_score": f"100 × ({w.response:g}·response + {w.resolution:g}·resolution + "
         f"{w.satisfaction:g}·satisfaction) on shrunk rates (raw: on raw rates); weights renormalised over rates present",
@@ -496,6 +693,7 @@ def _breakdown(run: ScoreRun, row: ScoreResult, scheme: SchemeDocument) -> Break
         {
             "sources": figures.sources(row.figures),
             "priors": summary.get("priors", {}).get(row.level, {}),
+            "shrinkage": figures.shrinkage(row.figures, summary.get("priors", {}).get(row.level) or {}),
             "case_mix": {"city_mean": summary.get("city_means", {}), "categories": categories},
             "appeals": stored["appeals"],
             "scheme": scheme,
@@ -505,11 +703,11 @@ def _breakdown(run: ScoreRun, row: ScoreResult, scheme: SchemeDocument) -> Break
 
 
 def _unit_score(run: ScoreRun, row: ScoreResult, scheme: SchemeDocument) -> UnitScore:
-    return UnitScore.model_validate({**figures.unit(row.figures, scheme), **_run_fields(run)})
+    return UnitScore.model_validate({**figures.unit_answer(row.figures, scheme), **_run_fields(run)})
 
 
-def _cadre(run: ScoreRun, row: ScoreResult) -> CadreScore:
-    return CadreScore.model_validate({**figures.cadre(row.figures), **_run_fields(run)})
+def _cadre(run: ScoreRun, row: ScoreResult, scheme: SchemeDocument) -> CadreScore:
+    return CadreScore.model_validate({**figures.cadre_answer(row.figures, scheme), **_run_fields(run)})
 
 
 async def unit_scores(
@@ -550,7 +748,7 @@ async def unit_score(
         kind = "department" if department else "unit"
         raise ScoresNotFound(f"No scores for {kind} {code!r} in {period}")
     scheme = await _scheme_document(session, run.scheme_version)
-    detail = {**figures.unit(row.figures, scheme), **_run_fields(run), "breakdown": _breakdown(run, row, scheme)}
+    detail = {**figures.unit_answer(row.figures, scheme), **_run_fields(run), "breakdown": _breakdown(run, row, scheme)}
     return UnitScoreDetail.model_validate(detail)
 
 
@@ -578,7 +776,8 @@ async def cadre_scores(
     rows = await repo.results(
         session, run.id, levels=kinds, scope_path=principal.scope_path, after_id=decode_cursor(cursor), limit=limit
     )
-    items = [_cadre(run, row) for row in rows]
+    scheme = await _scheme_document(session, run.scheme_version)
+    items = [_cadre(run, row, scheme) for row in rows]
     return Page(items=items, next_cursor=next_cursor([r.id for r in rows], limit))
 
 
@@ -589,7 +788,7 @@ async def cadre_score(
     row = await repo.result(session, run.id, (kind,), str(staff_id))
     if row is None or not principal.covers(row.path):
         raise ScoresNotFound(f"No {kind} scores for staff {staff_id} in {period}")
-    return _cadre(run, row)
+    return _cadre(run, row, await _scheme_document(session, run.scheme_version))
 
 
 RATE_METRICS = frozenset(
@@ -650,6 +849,9 @@ async def rankings(
     ranks = competition_ranks([(code, value) for code, (value, _) in values.items()], descending=descending)
     visible = [row for row in rows if row.subject_code in ranks and principal.covers(row.path)]
     visible.sort(key=lambda r: (ranks[r.subject_code], r.subject_code))
+    # Ranks come from the exact values; the values shown are rounded as the scheme says.
+    show = (await _scheme_document(session, run.scheme_version)).rounding
+    shown = show.rate if metric in RATE_METRICS else show.score
     items = [
         RankingItem(
             rank=ranks[row.subject_code],
@@ -657,11 +859,12 @@ async def rankings(
             code=row.subject_code,
             name=row.name,
             parent_code=row.parent_code,
-            value=float(values[row.subject_code][0]),  # type: ignore[arg-type]
+            value=float(shown(values[row.subject_code][0])),  # type: ignore[arg-type]
             n=values[row.subject_code][1],
         )
         for row in visible[:limit]
     ]
+    unranked = [row for row in rows if row.subject_code not in ranks and principal.covers(row.path)]
     return RankingOut(
         **_run_fields(run),
         level=level,
@@ -669,6 +872,21 @@ async def rankings(
         order="desc" if descending else "asc",
         ranked=len(ranks),
         items=items,
+        unranked_total=len(unranked),
+        unranked=[unranked_item(row, metric) for row in unranked[:limit]],
+    )
+
+
+def unranked_item(row: ScoreResult, metric: str) -> UnrankedItem:
+    """A subject with no value for the metric: listed apart from the ranking, with the reason."""
+    if metric in RATE_METRICS:
+        reason = figures.NO_DATA[metric]
+    elif row.level in CADRE_LEVELS:
+        reason = figures.CADRE_UNRANKED[row.level] if metric == "cadre_score" else figures.UNIT_UNRANKED
+    else:
+        reason = figures.UNIT_UNRANKED
+    return UnrankedItem(
+        level=row.level, code=row.subject_code, name=row.name, parent_code=row.parent_code, reason=reason
     )
 
 
@@ -679,40 +897,24 @@ async def public_units(
     session: AsyncSession, *, period: str, levels: tuple[str, ...], cursor: str | None, limit: int
 ) -> PublicUnitsPage:
     """The three rates, satisfaction index and rank of units: no names of people, no free text."""
-    run = await _run_for(session, period, None)
+    run = await _public_run(session, period)
     rows = await repo.results(
         session, run.id, levels=levels, scope_path="/", after_id=decode_cursor(cursor), limit=limit
     )
-    items = []
-    for row in rows:
-        items.append(
-            PublicUnitScore(
-                level=row.level,
-                code=row.subject_code,
-                name=row.name,
-                parent_code=row.parent_code,
-                evaluated=int(figures.unpack_counts(row.figures["counts"])["evaluated"]),
-                response_rate=figures.rate_value(row.figures, "response_rate", "value"),
-                resolution_rate=figures.rate_value(row.figures, "resolution_rate", "value"),
-                satisfaction_rate=figures.rate_value(row.figures, "satisfaction_rate", "value"),
-                three_rate_score=row.three_rate_score,
-                satisfaction_index=row.satisfaction_index,
-                rank=row.rank,
-                ranked=int(row.figures["ranked"]),
-            )
-        )
+    scheme = await _scheme_document(session, run.scheme_version)
+    shown = [PublicUnitScore.model_validate(figures.public_unit(row.figures, row, scheme)) for row in rows]
     return PublicUnitsPage(
-        period=run.period,
-        as_of=run.as_of,
-        scheme_version=run.scheme_version,
-        items=items,
+        **_public_fields(run),
+        # Units with no data have no figures and no rank: listed apart, never among the ranked.
+        items=[item for item in shown if item.rank is not None],
+        unranked=[item for item in shown if item.rank is None],
         next_cursor=next_cursor([r.id for r in rows], limit),
     )
 
 
 async def public_leader_contacts(session: AsyncSession, *, period: str) -> PublicLeaderContactsPage:
     """Leaders' contacts by post (职务) and unit, summed over leaders: counts only, never a name."""
-    run = await _run_for(session, period, None)
+    run = await _public_run(session, period)
     rows = await repo.results(session, run.id, levels=("leader",), scope_path="/")
     grouped: dict[tuple[str, str, str], PublicLeaderContacts] = {}
     for row in rows:
@@ -735,9 +937,7 @@ async def public_leader_contacts(session: AsyncSession, *, period: str) -> Publi
             entry.contacts += int(link["contacts"])
             entry.met += 1 if link["met"] else 0
     return PublicLeaderContactsPage(
-        period=run.period,
-        as_of=run.as_of,
-        scheme_version=run.scheme_version,
+        **_public_fields(run),
         items=[grouped[key] for key in sorted(grouped)],
     )
 
@@ -748,7 +948,8 @@ async def cadre_score_rows(
     """Every cadre score in scope (CSV export)."""
     run = await _run_for(session, period, run_id)
     rows = await repo.results(session, run.id, levels=kinds, scope_path=principal.scope_path)
-    return [_cadre(run, row) for row in rows]
+    scheme = await _scheme_document(session, run.scheme_version)
+    return [_cadre(run, row, scheme) for row in rows]
 
 
 # Give the after-commit enqueue time to happen before treating a queued run as lost.

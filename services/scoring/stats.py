@@ -1,9 +1,9 @@
 """The statistics of scoring (SPEC §7.3), as plain functions with no I/O.
 
 * Wilson score interval for a proportion, with fractional successes allowed (satisfaction points).
-* Empirical-Bayes shrinkage: a beta prior fitted by the method of moments over the units of one level
-  (beta-binomial), or a fixed prior of given strength at the level mean when too few units have data;
-  a unit's shrunk rate is its posterior mean.
+* Empirical-Bayes shrinkage: a beta prior fitted over the units of one level by the standard beta-binomial
+  moment estimator (Kleinman 1973), or a fixed prior of given strength at the level mean when too few units
+  have data; a unit's shrunk rate is its posterior mean, and a unit with no data has none.
 * Case-mix adjustment: observed − expected (from city-wide per-category baselines) + city mean.
 * Weighted means over components that may be missing, with the weights renormalised.
 
@@ -63,45 +63,69 @@ def fit_prior(
 ) -> BetaPrior | None:
     """Fit a beta prior to (successes, n) pairs of the units of one level; units with n = 0 are ignored.
 
-    Method of moments for the beta-binomial with unequal n: with μ the pooled mean, weights n_i and
-    ρ = 1 / (α + β + 1) the intra-unit correlation,
-        E[Σ n_i (p_i − μ)² / N] ≈ μ(1 − μ) (ρ + (1 − ρ) k / N),   N = Σ n_i, k units,
-    so ρ = (s² / (μ(1 − μ)) − k/N) / (1 − k/N) and the strength is 1/ρ − 1, kept within
-    [min_strength, max_strength] (no spread beyond chance → the strongest allowed prior).
-    Fewer than `min_units` units with data: a fixed prior of `fallback_strength` at the pooled mean.
-    No data at all: None.
+    The standard beta-binomial moment estimator with the mean estimated from the same units: Kleinman,
+    J. C. (1973), "Proportions with extraneous variance: single and independent samples", JASA 68(341),
+    46–54, with weights wᵢ = nᵢ. With k units of sizes nᵢ and proportions pᵢ = xᵢ/nᵢ, N = Σnᵢ,
+
+        μ̂ = Σ nᵢpᵢ / N,        S = Σ nᵢ (pᵢ − μ̂)²,
+
+    and, as pᵢ has variance μ(1−μ)[1 + (nᵢ−1)ρ]/nᵢ with ρ = 1/(α+β+1) the intra-unit correlation,
+
+        E[S] = μ(1−μ) [ (k − 1)(1 − ρ) + (N − Σnᵢ²/N) ρ ]
+
+    (the k − 1 and N − Σnᵢ²/N, not k and N, are what estimating μ from the same units costs). Solving
+    with μ̂ for μ:
+
+        ρ̂ = (S / (μ̂(1−μ̂)) − (k − 1)) / (N − Σnᵢ²/N − (k − 1)),    strength α+β = 1/ρ̂ − 1,
+
+    kept within [min_strength, max_strength]. ρ̂ ≤ 0 (S no larger than chance alone gives: no spread
+    between units to explain) is Kleinman's truncation at 0, the pooled mean for everyone: the strongest
+    allowed prior. Fewer than `min_units` units with data: a fixed prior of `fallback_strength` at the
+    pooled mean. No data at all: None.
+
+    Sums are exact (math.fsum), so the prior does not depend on the order of the units, bit for bit.
     """
     data = [(x, n) for x, n in observations if n > 0]
     if not data:
         return None
-    total_n = sum(n for _, n in data)
-    mean = sum(x for x, _ in data) / total_n
+    total_n = math.fsum(n for _, n in data)
+    mean = math.fsum(x for x, _ in data) / total_n
     mean = min(max(mean, 0.0), 1.0)
     k = len(data)
     if k < min_units:
         return BetaPrior(mean, fallback_strength, "fallback", k)
     spread = mean * (1 - mean)
-    if spread <= 0.0 or k >= total_n:
-        # Every unit at 0 or every unit at 1 (nothing to tell apart), or one observation per unit.
-        return BetaPrior(mean, max_strength if spread <= 0.0 else fallback_strength, "moments", k)
-    variance = sum(n * (x / n - mean) ** 2 for x, n in data) / total_n
-    chance = k / total_n
-    rho = (variance / spread - chance) / (1 - chance)
+    if spread <= 0.0:
+        # Every unit at 0 or every unit at 1: nothing to tell apart.
+        return BetaPrior(mean, max_strength, "moments", k)
+    # N − Σnᵢ²/N − (k − 1) = Σ (nᵢ − 1)(1 − nᵢ/N): zero only when every unit has n = 1 (ρ is then not
+    # identifiable: a single Bernoulli trial per unit says nothing about spread between units).
+    room = math.fsum((n - 1) * (1 - n / total_n) for _, n in data)
+    if room <= 0.0:
+        return BetaPrior(mean, fallback_strength, "moments", k)
+    between = math.fsum(n * (x / n - mean) ** 2 for x, n in data)
+    rho = (between / spread - (k - 1)) / room
     strength = max_strength if rho <= 0.0 else 1 / rho - 1
     return BetaPrior(mean, min(max(strength, min_strength), max_strength), "moments", k)
 
 
-def shrink(successes: float, n: int, prior: BetaPrior) -> float:
+def shrink(successes: float, n: int, prior: BetaPrior) -> float | None:
     """Posterior mean (successes + α) / (n + α + β), written as a convex mix of raw rate and prior mean.
 
+    No data (n = 0): None, never the prior mean (SPEC §12: the prior does not stand in for missing data).
     The clamp keeps it between the two even where floating-point rounding would step outside.
     """
     if n <= 0:
-        return prior.mean
+        return None
     raw = successes / n
-    weight = n / (n + prior.strength)
+    weight = data_weight(n, prior)
     value = prior.mean + weight * (raw - prior.mean)
     return min(max(value, min(raw, prior.mean)), max(raw, prior.mean))
+
+
+def data_weight(n: int, prior: BetaPrior) -> float:
+    """How much of a shrunk rate is the unit's own data: n / (n + α + β); the rest, (α+β)/(n+α+β), is prior."""
+    return n / (n + prior.strength) if n > 0 else 0.0
 
 
 @lru_cache(maxsize=64)

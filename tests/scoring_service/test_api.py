@@ -177,15 +177,21 @@ async def test_public_disclosure_needs_no_login_and_shows_no_people(session, sco
     leader = await make_staff(session, "leader_wang", "supervisor", s["units"]["330203"])
     await make_leader_link(session, leader, org_unit_id=s["units"]["330203001"].id, quota_month=2, created_at=OCT)
     await session.commit()
-    await start_run(scoring_client, people["supervisor"])
+    run = (await start_run(scoring_client, people["supervisor"])).json()
+    # Finished but not published: internal only.
+    unpublished = await scoring_client.get("/v1/public/scores", params={"period": PERIOD, "level": "grid"})
+    assert unpublished.status_code == 404
+    published = await scoring_client.post(f"/v1/scores/runs/{run['id']}/publish", headers=bearer(people["supervisor"]))
+    assert published.status_code == 200, published.text
     answer = await scoring_client.get("/v1/public/scores", params={"period": PERIOD, "level": "grid"})
     assert answer.status_code == 200
+    assert answer.json()["run_id"] == run["id"] and answer.json()["published_at"] is not None
     assert answer.headers["cache-control"] == "public, max-age=60"
     items = {item["code"]: item for item in answer.json()["items"]}
     assert items[A]["response_rate"] == 0.5 and items[A]["rank"] == 2
     assert set(items[A]) == {
         "level", "code", "name", "parent_code", "evaluated", "response_rate", "resolution_rate",
-        "satisfaction_rate", "three_rate_score", "satisfaction_index", "rank", "ranked",
+        "satisfaction_rate", "three_rate_score", "satisfaction_index", "rank", "ranked", "unranked_reason",
     }  # fmt: skip
     contacts = await scoring_client.get("/v1/public/leader-contacts", params={"period": PERIOD})
     assert contacts.status_code == 200

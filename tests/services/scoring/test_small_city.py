@@ -212,7 +212,7 @@ async def test_ranks_use_shrunk_scores(session):
     # A: 100 × (0.2·64/98 + 0.4·1.0 + 0.4·0.9) = 89.06; B: 100 × (0.2·(3 + 50/7)/13 + 0.4 + 0.36) = 91.60.
     assert a["three_rate_score"]["value"] == pytest.approx(100 * (0.2 * 64 / 98 + 0.4 + 0.36))
     assert b["three_rate_score"]["value"] == pytest.approx(100 * (0.2 * (3 + 50 / 7) / 13 + 0.4 + 0.36))
-    # C only returned a request: no three-rate data, so no rank (its shrunk score would be the level mean).
+    # C only returned a request: no three-rate data, so no score and no rank (the prior never stands in).
     assert (b["rank"], a["rank"], c["rank"]) == (1, 2, None)
     assert a["ranked"] == 2
 

@@ -10,6 +10,7 @@ from services.scoring.periods import parse_period
 from services.scoring.stats import (
     case_mix_adjusted,
     category_baselines,
+    data_weight,
     expected_rate,
     fit_prior,
     renormalised_mean,
@@ -50,14 +51,78 @@ def test_wilson_interval_at_the_edges_still_holds_the_rate():
 
 
 def test_method_of_moments_prior_by_hand():
-    # Five units, 10 each: rates 0.2, 0.4, 0.6, 0.8, 1.0 → pooled mean μ = 30/50 = 0.6.
-    # s² = Σ 10 (p − 0.6)² / 50 = 10 × (0.16 + 0.04 + 0 + 0.04 + 0.16) / 50 = 0.08.
-    # μ(1 − μ) = 0.24; k/N = 5/50 = 0.1; ρ = (0.08/0.24 − 0.1) / 0.9 = 7/27; strength = 27/7 − 1 = 20/7.
+    # Kleinman's (1973) estimator (SPEC §12; docs/scoring.md). Five units, 10 each: rates 0.2, 0.4, 0.6, 0.8,
+    # 1.0 → pooled mean μ̂ = 30/50 = 0.6. S = Σ 10 (p − 0.6)² = 10 × (0.16 + 0.04 + 0 + 0.04 + 0.16) = 4;
+    # μ̂(1 − μ̂) = 0.24 → S/μ̂(1 − μ̂) = 50/3; N − Σn²/N = 50 − 500/50 = 40; k − 1 = 4.
+    # ρ = (50/3 − 4) / (40 − 4) = 19/54; strength = 54/19 − 1 = 35/19 ≈ 1.84 (the simplified formula this
+    # replaces, which ignored that μ is estimated from the same units, gave 20/7 ≈ 2.86).
     prior = fit_prior([(2, 10), (4, 10), (6, 10), (8, 10), (10, 10)])
     assert prior is not None
     assert prior.mean == pytest.approx(0.6)
-    assert prior.strength == pytest.approx(20 / 7)
+    assert prior.strength == pytest.approx(35 / 19)
     assert (prior.method, prior.units) == ("moments", 5)
+
+
+def _simulate(seed: int, units: int, mean: float, strength: float, low: int, high: int):
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(seed)
+    n = rng.integers(low, high, size=units)
+    p = rng.beta(mean * strength, (1 - mean) * strength, size=units)
+    return rng.binomial(n, p), n
+
+
+def _maximum_likelihood(x, n) -> tuple[float, float]:
+    """(mean, α + β) maximising the beta-binomial likelihood: an estimator independent of the moment one."""
+    np = pytest.importorskip("numpy")
+    optimize = pytest.importorskip("scipy.optimize")
+    special = pytest.importorskip("scipy.special")
+    stats = pytest.importorskip("scipy.stats")
+
+    def negative_log_likelihood(theta):
+        mean, strength = special.expit(theta[0]), np.exp(theta[1])
+        return -stats.betabinom.logpmf(x, n, mean * strength, (1 - mean) * strength).sum()
+
+    fit = optimize.minimize(
+        negative_log_likelihood, [0.0, np.log(10.0)], method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10}
+    )
+    assert fit.success
+    return float(special.expit(fit.x[0])), float(np.exp(fit.x[1]))
+
+
+@pytest.mark.parametrize(
+    ("seed", "mean", "strength", "low", "high"),
+    [(0, 0.8, 20.0, 5, 400), (1, 0.8, 20.0, 5, 400), (2, 0.6, 5.0, 2, 60), (3, 0.9, 50.0, 20, 2000)],
+)
+def test_moment_prior_lands_near_the_maximum_likelihood_fit(seed, mean, strength, low, high):
+    # 400 simulated units of unequal sizes drawn from a known beta prior: the moment estimate must land near
+    # scipy's maximum-likelihood fit of the beta-binomial to the same data (and both near the truth).
+    x, n = _simulate(seed, 400, mean, strength, low, high)
+    ml_mean, ml_strength = _maximum_likelihood(x, n)
+    prior = fit_prior(list(zip(x.astype(float).tolist(), n.tolist(), strict=True)), max_strength=1e6)
+    assert prior is not None and prior.method == "moments"
+    assert prior.mean == pytest.approx(ml_mean, abs=0.01)
+    assert prior.strength == pytest.approx(ml_strength, rel=0.15)
+    assert prior.strength == pytest.approx(strength, rel=0.2)
+
+
+def test_few_units_are_not_over_shrunk_on_average():
+    # Five units (the size of a district level) of 400, 250, 150, 100 and 60, 4,000 simulated cities from a
+    # prior of strength 20 (ρ = 1/21 ≈ 0.0476): the mean moment estimate of ρ is near the truth (0.0473 with
+    # this seed). The simplified formula this replaces averaged ρ ≈ 0.033 on the same draws (strength ≈ 29
+    # instead of 20): a prior far too strong exactly for the levels that are ranked in public.
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(7)
+    sizes = np.array([400, 250, 150, 100, 60])
+    rhos = []
+    for _ in range(4000):
+        p = rng.beta(0.8 * 20, 0.2 * 20, size=5)
+        x = rng.binomial(sizes, p)
+        prior = fit_prior(
+            list(zip(x.astype(float).tolist(), sizes.tolist(), strict=True)), min_strength=1e-6, max_strength=1e9
+        )
+        assert prior is not None
+        rhos.append(1 / (prior.strength + 1))
+    assert float(np.mean(rhos)) == pytest.approx(1 / 21, rel=0.1)
 
 
 def test_fewer_than_five_units_take_a_fixed_prior_of_strength_ten():
@@ -133,8 +198,9 @@ def test_shrunk_lies_between_raw_and_prior_mean(data, x, n):
         return
     value = shrink(x, n, prior)
     if n == 0:
-        assert value == prior.mean
+        assert value is None  # no data, no value: the prior never stands in for it (SPEC §12)
         return
+    assert value is not None
     raw = x / n
     assert min(raw, prior.mean) <= value <= max(raw, prior.mean)
 
@@ -185,3 +251,37 @@ def test_satisfaction_rate_is_exact_points_over_ratings(s, b, d):
 
     exact = (s * Fraction(1.0) + b * Fraction(0.8)) / n
     assert satisfaction_rate((s, b, d), POINTS) == float(exact)
+
+
+@PROFILE
+@given(data=observations(), seed=st.randoms(use_true_random=False))
+def test_prior_does_not_depend_on_the_order_of_the_units(data, seed):
+    shuffled = list(data)
+    seed.shuffle(shuffled)
+    assert fit_prior(shuffled) == fit_prior(data)
+
+
+@PROFILE
+@given(data=observations())
+def test_prior_correlation_lies_in_zero_one_and_strength_in_bounds(data):
+    prior = fit_prior(data, min_strength=1.0, max_strength=10_000.0)
+    if prior is None:
+        assert all(n == 0 for _, n in data)
+        return
+    assert 0.0 <= prior.mean <= 1.0
+    assert 1.0 <= prior.strength <= 10_000.0
+    rho = 1 / (prior.strength + 1)
+    assert 0.0 < rho <= 1.0
+    assert prior.units == sum(1 for _, n in data if n > 0)
+
+
+@PROFILE
+@given(data=observations(), x=counts, n=sizes)
+def test_data_and_prior_shares_add_up_to_the_shrunk_value(data, x, n):
+    x = min(x, n)
+    prior = fit_prior(data)
+    if prior is None:
+        return
+    share = data_weight(n, prior)
+    assert 0.0 < share < 1.0
+    assert shrink(x, n, prior) == pytest.approx(share * (x / n) + (1 - share) * prior.mean, abs=1e-12)
