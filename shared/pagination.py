@@ -16,6 +16,11 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+def invalid_cursor() -> InvalidInput:
+    """The 422 for a cursor this API did not hand out (or one altered on the way)."""
+    return InvalidInput("The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")])
+
+
 def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
 
@@ -30,9 +35,7 @@ def decode_cursor(cursor: str | None) -> int | None:
             raise ValueError(raw)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            "The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")]
-        ) from exc
+        raise invalid_cursor() from exc
 
 
 def next_cursor(ids: list[int], limit: int) -> str | None:
@@ -57,6 +60,4 @@ def decode_keyset_cursor(cursor: str | None) -> tuple[str, int] | None:
             raise ValueError(raw)
         return value, int(last_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            "The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")]
-        ) from exc
+        raise invalid_cursor() from exc

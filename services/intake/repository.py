@@ -13,7 +13,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    case,
     cast,
     exists,
     literal_column,
@@ -314,13 +313,6 @@ def unit_queue(staff_id: int) -> ColumnElement[bool]:
         Request.status.in_(OPEN_STATUSES),
         or_(Request.lead_team_id.in_(teams), Request.lead_department_id.in_(departments)),
     )
-
-
-# The deadline a request is working to now: the response deadline until it is accepted, then the resolution one.
-DUE_AT = case(
-    (Request.status.in_(("accepted", "suspended", "resolved", "closed")), Request.resolve_by),
-    else_=Request.respond_by,
-)
 
 
 async def feedback_of(session: AsyncSession, request_ids: Iterable[int]) -> dict[int, list[Feedback]]:

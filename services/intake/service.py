@@ -47,6 +47,7 @@ from services.intake.tracking import (
 )
 from services.lifecycle.changes import ROUTE_TASK, route_job_id
 from services.lifecycle.events import append_event, first_event, verify_chain
+from services.lifecycle.notices import DEADLINE, deadline_of
 from services.models import Assessment, Category, Feedback, OrgUnit, Request, Visit
 from services.org import repository as org_repo
 from services.sla import service as sla
@@ -55,7 +56,14 @@ from services.sla.policy import deadlines, pick_policy
 from shared.auth import Principal, actor_of
 from shared.crypto import field_cipher, keyed_hash
 from shared.errors import Forbidden, InvalidInput, NotFound, field_error
-from shared.pagination import Page, decode_cursor, decode_keyset_cursor, encode_keyset_cursor, next_cursor
+from shared.pagination import (
+    Page,
+    decode_cursor,
+    decode_keyset_cursor,
+    encode_keyset_cursor,
+    invalid_cursor,
+    next_cursor,
+)
 from shared.queue import enqueue_after_commit
 
 __all__ = ["may_reveal_pii"]  # who-may-what lives in `auth.py`; this one is read from here too
@@ -493,10 +501,6 @@ async def _visible(session: AsyncSession, principal: Principal, filters: Request
     return stmt
 
 
-def _invalid_cursor() -> InvalidInput:
-    return InvalidInput("The cursor is not valid", errors=[field_error(["query", "cursor"], "invalid cursor")])
-
-
 def _page_order(stmt: Select[Request], sort: str, cursor: str | None, limit: int) -> Select[Request]:
     """`-received`: newest first (by id); `received`: oldest first; `due`: the nearest deadline first."""
     if sort == "due":
@@ -505,9 +509,9 @@ def _page_order(stmt: Select[Request], sort: str, cursor: str | None, limit: int
             try:
                 due = datetime.fromisoformat(after[0])
             except ValueError as exc:
-                raise _invalid_cursor() from exc
-            stmt = stmt.where(tuple_(repo.DUE_AT, Request.id) > tuple_(literal(due), literal(after[1])))
-        return stmt.order_by(repo.DUE_AT, Request.id).limit(limit)
+                raise invalid_cursor() from exc
+            stmt = stmt.where(tuple_(DEADLINE, Request.id) > tuple_(literal(due), literal(after[1])))
+        return stmt.order_by(DEADLINE, Request.id).limit(limit)
     after_id = decode_cursor(cursor)
     if sort == "received":
         if after_id is not None:
@@ -516,12 +520,6 @@ def _page_order(stmt: Select[Request], sort: str, cursor: str | None, limit: int
     if after_id is not None:
         stmt = stmt.where(Request.id < after_id)
     return stmt.order_by(Request.id.desc()).limit(limit)
-
-
-def _due_of(request: Request) -> datetime:
-    """The deadline the request works to now (as `repo.DUE_AT` computes it in SQL)."""
-    responded = request.status in ("accepted", "suspended", "resolved", "closed")
-    return request.resolve_by if responded else request.respond_by
 
 
 async def list_requests(
@@ -543,7 +541,7 @@ async def list_requests(
     ]
     if sort == "due":
         last = requests[-1] if requests and len(requests) == limit else None
-        more = encode_keyset_cursor(_due_of(last).isoformat(), last.id) if last is not None else None
+        more = encode_keyset_cursor(deadline_of(last).isoformat(), last.id) if last is not None else None
         return Page(items=items, next_cursor=more)
     return Page(items=items, next_cursor=next_cursor(ids, limit))
 

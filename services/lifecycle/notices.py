@@ -9,18 +9,25 @@ subscriber. Staff learn of them from the supervisors' inbox (`GET /v1/supervisio
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import Escalation, Request
 from services.webhooks.service import emit
 from shared.schemas import local_iso
 
+# Which deadline is running: the response's until the request is accepted, then the resolution's. A
+# request waiting for a return's review (退单审核) stays on the clock it was on.
 RESPONSE_PHASE = ("received", "assigned", "needs_dispatch")
+IN_RESPONSE_PHASE: ColumnElement[bool] = or_(
+    Request.status.in_(RESPONSE_PHASE), and_(Request.status == "return_review", Request.accepted_at.is_(None))
+)
+# `deadline_of` in SQL: for sorting by due date and for the SLA sweep.
+DEADLINE = case((IN_RESPONSE_PHASE, Request.respond_by), else_=Request.resolve_by)
 
 
 def phase_of(request: Request) -> str:
-    """Which deadline is running: the response's before acceptance, the resolution's after."""
+    """Which deadline is running (as `IN_RESPONSE_PHASE` says in SQL)."""
     if request.status == "return_review":
         return "response" if request.accepted_at is None else "resolution"
     return "response" if request.status in RESPONSE_PHASE else "resolution"

@@ -13,26 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.config import service as config
 from services.lifecycle import escalation
 from services.lifecycle.changes import close_duplicates, record_change
-from services.lifecycle.notices import deadline_of, emit_request_event, phase_of
+from services.lifecycle.notices import IN_RESPONSE_PHASE, RESPONSE_PHASE, deadline_of, emit_request_event, phase_of
 from services.models import Escalation, Request
 from shared.schemas import local_iso
 
 SWEEPER = "system:sla"
 BATCH = 500
-WAITING_RESPONSE = ("received", "assigned", "needs_dispatch")
 # Open and on the clock: a suspended request (waiting on the citizen) does not climb.
-CLIMBING = (*WAITING_RESPONSE, "accepted", "return_review")
+CLIMBING = (*RESPONSE_PHASE, "accepted", "return_review")
 
 
 async def sweep(session: AsyncSession, now: datetime | None = None) -> dict[str, int]:
     """One pass; rows are claimed with SKIP LOCKED so several workers may sweep at once."""
     now = now or datetime.now(UTC)
     counts = {"warning": 0, "overdue": 0, "closed_no_evaluation": 0}
-    # A request waiting for a return's review (退单审核) stays on its unit's clock: the response deadline
-    # if it was not yet accepted, else the resolution deadline.
-    in_review = Request.status == "return_review"
-    in_response = or_(Request.status.in_(WAITING_RESPONSE), and_(in_review, Request.accepted_at.is_(None)))
-    in_resolution = or_(Request.status == "accepted", and_(in_review, Request.accepted_at.is_not(None)))
+    in_response = IN_RESPONSE_PHASE
+    in_resolution = or_(
+        Request.status == "accepted", and_(Request.status == "return_review", Request.accepted_at.is_not(None))
+    )
     overdue = await session.scalars(
         select(Request)
         .where(
