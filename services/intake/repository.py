@@ -75,6 +75,7 @@ _CANDIDATES_SQL = (
 _REQUEST_FILLED_LATER = frozenset(
     {
         "sla_state",
+        "state_since",
         "lead_team_id",
         "lead_department_id",
         "handler_id",

@@ -6,6 +6,7 @@ from services.models.alerts import HotspotAlert
 from services.models.audit import AdminAuditEntry
 from services.models.config import RuleSettingsRow
 from services.models.handling import CoTask, Feedback, RequestReturn
+from services.models.history import OrgHistoryEntry, RequestState
 from services.models.identity import ApiKey, StaffAccount
 from services.models.intake import (
     Assessment,
@@ -17,7 +18,7 @@ from services.models.intake import (
 )
 from services.models.org import Category, Department, Member, OrgUnit, Team
 from services.models.routing import Assignment, LeaderLink, ResponsibilityRule
-from services.models.scoring import ScoreAppeal, ScoreResult, ScoreRun, ScoringScheme
+from services.models.scoring import ScoreAppeal, ScoreResult, ScoreRun, ScoreRunFact, ScoringScheme
 from services.models.sla import CalendarDay, SlaPolicy
 from services.models.supervision import DeadlineExtension, Escalation, SupervisionOrder
 from services.models.webhooks import WebhookDelivery, WebhookSubscription
@@ -40,16 +41,19 @@ __all__ = [
     "IdempotencyKey",
     "LeaderLink",
     "Member",
+    "OrgHistoryEntry",
     "OrgUnit",
     "OutboxEntry",
     "Request",
     "RequestEvent",
     "RequestReturn",
+    "RequestState",
     "ResponsibilityRule",
     "RuleSettingsRow",
     "ScoreAppeal",
     "ScoreResult",
     "ScoreRun",
+    "ScoreRunFact",
     "ScoringScheme",
     "SlaPolicy",
     "StaffAccount",

@@ -126,6 +126,9 @@ class Request(TimestampMixin, Base):
     close_reason: Mapped[str | None] = mapped_column(String(24))
     created_by: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # When the current state of the scored columns began (NULL: since it was recorded); set by the trigger
+    # that keeps the state before each change in request_states (migration 0010). Never written here.
+    state_since: Mapped[datetime | None] = mapped_column(deferred=True)
 
 
 class RequestEvent(Base):

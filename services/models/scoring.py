@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -92,6 +93,10 @@ class ScoreRun(Base):
     corrects_run_id: Mapped[int | None] = mapped_column(ForeignKey("score_runs.id", ondelete="SET NULL"))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("score_runs.id", ondelete="SET NULL"))
     changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # The org rows a run counts are those recorded by this time, each as it was at as_of (None: the run's
+    # created_at; a corrected run keeps its original's). Whether the run kept its per-request facts.
+    known_by: Mapped[datetime | None]
+    facts_kept: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class ScoreResult(Base):
@@ -151,3 +156,25 @@ class ScoreAppeal(TimestampMixin, Base):
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="RESTRICT"))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class ScoreRunFact(Base):
+    """Which requests of a run gave which facts: one row per combination of holders, category and facts
+    (`flags`: bit i set when the request counts for `tally.FLAG_NAMES[i]`), with the rows it holds as text
+    (`id` for a request's own row, `id.n` for its assignment n, comma-separated). A verification that does
+    not match compares these with a recomputation to name the requests that moved."""
+
+    __tablename__ = "score_run_facts"
+    __table_args__ = (Index("ix_score_run_facts_run_id", "run_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id", ondelete="CASCADE"))
+    category_code: Mapped[str] = mapped_column(String)
+    response_unit: Mapped[int | None] = mapped_column(BigInteger)
+    response_handler: Mapped[int | None] = mapped_column(BigInteger)
+    final_unit: Mapped[int | None] = mapped_column(BigInteger)
+    final_handler: Mapped[int | None] = mapped_column(BigInteger)
+    assignment_unit: Mapped[int | None] = mapped_column(BigInteger)
+    assignment_handler: Mapped[int | None] = mapped_column(BigInteger)
+    flags: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[str] = mapped_column(Text)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
@@ -17,26 +18,57 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import (
     Department,
+    LeaderLink,
     Member,
     OrgUnit,
+    Request,
     ScoreAppeal,
     ScoreResult,
     ScoreRun,
+    ScoreRunFact,
     ScoringScheme,
     StaffAccount,
     Team,
 )
+from services.org import history as org_history
 from shared.db import get_read_engine
 
 # Hash joins and grouping over a month of requests need more than the default 4 MB.
 SCORING_WORK_MEM = "256MB"
 
-# The cohort: requests received in [start, end) by as_of, duplicates excluded (they close with their
-# original and would count it twice).
-_COHORT = """
-    r.received_at >= :start AND r.received_at < :end AND r.received_at <= :as_of
-    AND r.duplicate_of_id IS NULL
-"""
+# The scored columns of a request, as its row and each kept version (`request_states`) name them.
+_STATE_COLUMNS = (
+    "received_at, category_code, duplicate_of_id, routing_no, lead_team_id, lead_department_id, handler_id, "
+    "org_unit_id, respond_by, resolve_by, accepted_at, resolved_at, status, suspended_at, close_reason, closed_at"
+)
+
+# The requests received in [start, end) by as_of, each in the state it was in at as_of (SPEC §7.5): its row
+# when the current state began by then, else the kept version valid at as_of (migration 0010). Later work
+# (a return, reassignment, reopen, resumption or reclassification) leaves these rows as they were.
+# `{bounds}` narrows the ids (`cohort_id_bounds`) or is empty.
+_REQUESTS_AS_OF = f"""(
+    SELECT q.id, {_STATE_COLUMNS}
+    FROM requests q
+    WHERE (q.state_since IS NULL OR q.state_since <= :as_of)
+        AND q.received_at >= :start AND q.received_at < :end AND q.received_at <= :as_of {{bounds_q}}
+    UNION ALL
+    SELECT s.request_id AS id, {_STATE_COLUMNS}
+    FROM request_states s
+    WHERE (s.valid_from IS NULL OR s.valid_from <= :as_of) AND s.valid_to > :as_of
+        AND s.received_at >= :start AND s.received_at < :end AND s.received_at <= :as_of {{bounds_s}}
+)"""
+
+
+def _requests_as_of(bounded: bool) -> str:
+    if not bounded:
+        return _REQUESTS_AS_OF.format(bounds_q="", bounds_s="")
+    return _REQUESTS_AS_OF.format(
+        bounds_q="AND q.id BETWEEN :lo AND :hi", bounds_s="AND s.request_id BETWEEN :lo AND :hi"
+    )
+
+
+# The cohort: duplicates excluded (they close with their original and would count it twice).
+_COHORT = "r.duplicate_of_id IS NULL"
 
 # Holders are encoded in one bigint: a grid team 4·id, a department 4·id + 1, the dispatch centre of where a
 # request is located 4·(located unit id, 0 when unlocated) + 2. Python decodes them (`tally.decode_unit`).
@@ -57,7 +89,38 @@ _APPEALS = f"""
     GROUP BY ap.request_id
 """
 
-# The cohort's counts in one pass, grouped by (category, response holder, final lead unit, assignment unit).
+# What a row of the cohort counts for, one bit each, in `tally.FLAG_NAMES` order: the request itself (once),
+# then the counts of `tally.FIELDS`.
+_FLAGS = " | ".join(
+    f"(COALESCE({condition}, false)::int << {bit})"
+    for bit, condition in enumerate(
+        (
+            "first_row",
+            "resp_in AND resp_counted",
+            "resp_in AND resp_ok",
+            "fin_in AND rated",
+            "fin_in AND rated AND fb_resolved",
+            "fin_in AND rated AND fb_satisfaction = 'satisfied'",
+            "fin_in AND rated AND fb_satisfaction = 'basically_satisfied'",
+            "fin_in AND rated AND fb_satisfaction = 'dissatisfied'",
+            "fin_in AND first_eval",
+            "fin_in AND reopened",
+            "fin_in AND no_eval",
+            "fin_in AND resolution_due",
+            "fin_in AND resolved_on_time",
+            "asg_in",
+            "asg_in AND returned",
+        )
+    )
+)
+
+# The cohort's facts in one pass, grouped by (category, response holder, final lead unit, assignment unit,
+# what the row counts for), with the rows of each group as text (`id` for a request's own row, `id.n` for
+# its assignment n; one string a group costs far less to build, fetch and keep than arrays): a
+# verification that does not match can then name the requests that moved.
+#
+# Every column of the request is read as it was at as_of (`_REQUESTS_AS_OF`); assignments, evaluations and
+# appeals carry their own times and count when made by as_of.
 #
 # Response: on time when accepted by as_of and by respond_by; it counts when accepted by as_of or once
 # respond_by has passed. On time, the holder is the request's lead (any hand-over clears accepted_at, so a
@@ -70,118 +133,114 @@ _APPEALS = f"""
 # dispatch centre. A request closed as "no evaluation" leaves the evaluation denominators.
 #
 # Dispatches and returns: a request routed once was dispatched once, to its lead, and never returned (a
-# return re-routes it); one routed again brings one row per assignment (`first_row` marks where the
-# request's own facts are counted, once).
+# return re-routes it); one routed again brings one row per assignment made by as_of (`first_row` marks
+# where the request's own facts are counted, once).
 #
 # [lo, hi] bounds the ids of the cohort (`cohort_id_bounds`): it changes no result, and lets PostgreSQL
 # read only that range of requests and evaluations when the table holds more than the period.
 #
 # The inner selects end in OFFSET 0 so PostgreSQL computes each row's expressions once instead of repeating
-# them in every FILTER and grouping key.
+# them in the flags and grouping key.
 _FACTS = f"""
 {{appeals_cte}}
-SELECT category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler,
-    count(*) FILTER (WHERE first_row) AS requests,
-    count(*) FILTER (WHERE resp_in AND resp_counted) AS response_due,
-    count(*) FILTER (WHERE resp_in AND resp_ok) AS responded_on_time,
-    count(*) FILTER (WHERE fin_in AND rated) AS evaluated,
-    count(*) FILTER (WHERE fin_in AND rated AND fb_resolved) AS resolved,
-    count(*) FILTER (WHERE fin_in AND rated AND fb_satisfaction = 'satisfied') AS satisfied,
-    count(*) FILTER (WHERE fin_in AND rated AND fb_satisfaction = 'basically_satisfied') AS basically_satisfied,
-    count(*) FILTER (WHERE fin_in AND rated AND fb_satisfaction = 'dissatisfied') AS dissatisfied,
-    count(*) FILTER (WHERE fin_in AND first_eval) AS first_evaluations,
-    count(*) FILTER (WHERE fin_in AND reopened) AS reopened,
-    count(*) FILTER (WHERE fin_in AND no_eval) AS no_evaluation,
-    count(*) FILTER (WHERE fin_in AND resolution_due) AS resolution_due,
-    count(*) FILTER (WHERE fin_in AND resolved_on_time) AS resolved_on_time,
-    count(*) FILTER (WHERE asg_in) AS dispatched,
-    count(*) FILTER (WHERE asg_in AND returned) AS returned
+SELECT category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler, flags,
+    count(*) AS n, string_agg(CASE WHEN rno = 1 THEN id::text ELSE id::text || '.' || rno::text END, ',') AS rows
 FROM (
-    SELECT g.*, {{kept}}
+    SELECT g.category, g.resp_unit, g.resp_handler, g.fin_unit, g.fin_handler, g.asg_unit, g.asg_handler,
+        g.id, g.rno, {_FLAGS} AS flags
     FROM (
-        SELECT
-            r.category_code AS category,
-            x.resp_counted,
-            x.resp_ok,
-            CASE WHEN x.resp_ok THEN x.lead_unit
-                 WHEN NOT x.resp_counted THEN NULL
-                 WHEN r.routing_no <= 1 THEN COALESCE(x.lead_unit, x.located)
-                 WHEN a.h_outcome = 'assigned' AND (a.h_ended_at IS NULL OR a.h_ended_at > r.respond_by)
-                     THEN {_TEAM_OR_DEPARTMENT.format(t="a.h_team_id", d="a.h_department_id")}
-                 ELSE 4 * COALESCE(a.h_unit_id, r.org_unit_id, 0) + 2 END AS resp_unit,
-            CASE WHEN x.resp_ok THEN r.handler_id
-                 WHEN NOT x.resp_counted THEN NULL
-                 WHEN r.routing_no <= 1 THEN CASE WHEN x.lead_unit IS NOT NULL THEN r.handler_id END
-                 WHEN a.h_outcome = 'assigned' AND (a.h_ended_at IS NULL OR a.h_ended_at > r.respond_by)
-                     THEN a.h_handler_id END AS resp_handler,
-            COALESCE(
-                CASE WHEN f2.id IS NOT NULL THEN {_TEAM_OR_DEPARTMENT.format(t="f2.team_id", d="f2.department_id")}
-                     WHEN f1.id IS NOT NULL THEN {_TEAM_OR_DEPARTMENT.format(t="f1.team_id", d="f1.department_id")}
-                     ELSE x.lead_unit END,
-                x.located) AS fin_unit,
-            CASE WHEN f2.id IS NOT NULL THEN f2.handler_id WHEN f1.id IS NOT NULL THEN f1.handler_id
-                 ELSE r.handler_id END AS fin_handler,
-            CASE WHEN a.routing_no IS NULL THEN x.lead_unit
-                 WHEN a.outcome = 'assigned' AND a.created_at <= :as_of
-                     THEN {_TEAM_OR_DEPARTMENT.format(t="a.team_id", d="a.department_id")} END AS asg_unit,
-            CASE WHEN a.routing_no IS NULL THEN r.handler_id ELSE a.handler_id END AS asg_handler,
-            COALESCE(a.end_reason = 'returned' AND a.ended_at <= :as_of, false) AS returned,
-            COALESCE(a.routing_no, 1) = 1 AS first_row,
-            x.no_eval,
-            (f1.id IS NOT NULL OR f2.id IS NOT NULL) AND NOT x.no_eval AS rated,
-            CASE WHEN f2.id IS NOT NULL THEN f2.resolved ELSE f1.resolved END AS fb_resolved,
-            CASE WHEN f2.id IS NOT NULL THEN f2.satisfaction ELSE f1.satisfaction END AS fb_satisfaction,
-            f1.id IS NOT NULL AS first_eval,
-            f1.id IS NOT NULL AND (NOT f1.resolved OR f1.satisfaction = 'dissatisfied') AS reopened,
-            COALESCE(r.resolved_at <= :as_of, false)
-                OR (r.resolve_by <= :as_of
-                    AND NOT COALESCE(r.status = 'suspended' AND r.suspended_at <= :as_of, false)) AS resolution_due,
-            COALESCE(r.resolved_at <= :as_of AND r.resolved_at <= r.resolve_by, false) AS resolved_on_time,
-            {{appealed}} AS appealed
-        FROM requests r
-        CROSS JOIN LATERAL (
+        SELECT g.*, {{kept}}
+        FROM (
             SELECT
-                COALESCE(r.accepted_at <= :as_of, false) OR r.respond_by <= :as_of AS resp_counted,
-                COALESCE(r.accepted_at <= :as_of AND r.accepted_at <= r.respond_by, false) AS resp_ok,
-                COALESCE(r.close_reason = 'no_evaluation' AND r.closed_at <= :as_of, false) AS no_eval,
-                {_TEAM_OR_DEPARTMENT.format(t="r.lead_team_id", d="r.lead_department_id")} AS lead_unit,
-                4 * COALESCE(r.org_unit_id, 0) + 2 AS located
-        ) x
-        LEFT JOIN feedback f1 ON f1.request_id = r.id AND f1.resolution_no = 1 AND f1.created_at <= :as_of
-            AND f1.request_id BETWEEN :lo AND :hi
-        LEFT JOIN feedback f2 ON f2.request_id = r.id AND f2.resolution_no = 2 AND f2.created_at <= :as_of
-            AND f2.request_id BETWEEN :lo AND :hi
-        LEFT JOIN LATERAL (
-            -- Routed more than once: every assignment (dispatches, returns) and, on the first one, who held
-            -- the request when respond_by passed if it was not responded to on time.
-            SELECT a.routing_no, a.outcome, a.team_id, a.department_id, a.handler_id, a.created_at, a.ended_at,
-                a.end_reason, h.outcome AS h_outcome, h.team_id AS h_team_id, h.department_id AS h_department_id,
-                h.handler_id AS h_handler_id, h.unit_id AS h_unit_id, h.ended_at AS h_ended_at
-            FROM assignments a
+                r.id,
+                COALESCE(a.routing_no, 1) AS rno,
+                r.category_code AS category,
+                x.resp_counted,
+                x.resp_ok,
+                CASE WHEN x.resp_ok THEN x.lead_unit
+                     WHEN NOT x.resp_counted THEN NULL
+                     WHEN r.routing_no <= 1 THEN COALESCE(x.lead_unit, x.located)
+                     WHEN a.h_outcome = 'assigned' AND (a.h_ended_at IS NULL OR a.h_ended_at > r.respond_by)
+                         THEN {_TEAM_OR_DEPARTMENT.format(t="a.h_team_id", d="a.h_department_id")}
+                     ELSE 4 * COALESCE(a.h_unit_id, r.org_unit_id, 0) + 2 END AS resp_unit,
+                CASE WHEN x.resp_ok THEN r.handler_id
+                     WHEN NOT x.resp_counted THEN NULL
+                     WHEN r.routing_no <= 1 THEN CASE WHEN x.lead_unit IS NOT NULL THEN r.handler_id END
+                     WHEN a.h_outcome = 'assigned' AND (a.h_ended_at IS NULL OR a.h_ended_at > r.respond_by)
+                         THEN a.h_handler_id END AS resp_handler,
+                COALESCE(
+                    CASE WHEN f2.id IS NOT NULL
+                             THEN {_TEAM_OR_DEPARTMENT.format(t="f2.team_id", d="f2.department_id")}
+                         WHEN f1.id IS NOT NULL
+                             THEN {_TEAM_OR_DEPARTMENT.format(t="f1.team_id", d="f1.department_id")}
+                         ELSE x.lead_unit END,
+                    x.located) AS fin_unit,
+                CASE WHEN f2.id IS NOT NULL THEN f2.handler_id WHEN f1.id IS NOT NULL THEN f1.handler_id
+                     ELSE r.handler_id END AS fin_handler,
+                CASE WHEN a.routing_no IS NULL THEN x.lead_unit
+                     WHEN a.outcome = 'assigned'
+                         THEN {_TEAM_OR_DEPARTMENT.format(t="a.team_id", d="a.department_id")} END AS asg_unit,
+                CASE WHEN a.routing_no IS NULL THEN r.handler_id ELSE a.handler_id END AS asg_handler,
+                COALESCE(a.end_reason = 'returned' AND a.ended_at <= :as_of, false) AS returned,
+                COALESCE(a.routing_no, 1) = 1 AS first_row,
+                x.no_eval,
+                (f1.id IS NOT NULL OR f2.id IS NOT NULL) AND NOT x.no_eval AS rated,
+                CASE WHEN f2.id IS NOT NULL THEN f2.resolved ELSE f1.resolved END AS fb_resolved,
+                CASE WHEN f2.id IS NOT NULL THEN f2.satisfaction ELSE f1.satisfaction END AS fb_satisfaction,
+                f1.id IS NOT NULL AS first_eval,
+                f1.id IS NOT NULL AND (NOT f1.resolved OR f1.satisfaction = 'dissatisfied') AS reopened,
+                COALESCE(r.resolved_at <= :as_of, false)
+                    OR (r.resolve_by <= :as_of
+                        AND NOT COALESCE(r.status = 'suspended' AND r.suspended_at <= :as_of, false))
+                    AS resolution_due,
+                COALESCE(r.resolved_at <= :as_of AND r.resolved_at <= r.resolve_by, false) AS resolved_on_time,
+                {{appealed}} AS appealed
+            FROM {_requests_as_of(True)} r
+            CROSS JOIN LATERAL (
+                SELECT
+                    COALESCE(r.accepted_at <= :as_of, false) OR r.respond_by <= :as_of AS resp_counted,
+                    COALESCE(r.accepted_at <= :as_of AND r.accepted_at <= r.respond_by, false) AS resp_ok,
+                    COALESCE(r.close_reason = 'no_evaluation' AND r.closed_at <= :as_of, false) AS no_eval,
+                    {_TEAM_OR_DEPARTMENT.format(t="r.lead_team_id", d="r.lead_department_id")} AS lead_unit,
+                    4 * COALESCE(r.org_unit_id, 0) + 2 AS located
+            ) x
+            LEFT JOIN feedback f1 ON f1.request_id = r.id AND f1.resolution_no = 1 AND f1.created_at <= :as_of
+                AND f1.request_id BETWEEN :lo AND :hi
+            LEFT JOIN feedback f2 ON f2.request_id = r.id AND f2.resolution_no = 2 AND f2.created_at <= :as_of
+                AND f2.request_id BETWEEN :lo AND :hi
             LEFT JOIN LATERAL (
-                SELECT h.outcome, h.team_id, h.department_id, h.handler_id, h.unit_id, h.ended_at
-                FROM assignments h
-                WHERE h.request_id = r.id AND h.created_at <= r.respond_by
-                    AND a.routing_no = 1 AND x.resp_counted AND NOT x.resp_ok
-                ORDER BY h.routing_no DESC
-                LIMIT 1
-            ) h ON true
-            WHERE a.request_id = r.id AND r.routing_no > 1
-            OFFSET 0  -- keeps it a per-request lookup, skipped for requests routed once
-        ) a ON true
-        {{appeals_join}}
-        WHERE {_COHORT} AND r.id BETWEEN :lo AND :hi
-        OFFSET 0
+                -- Routed more than once by as_of: every assignment made by then (dispatches, returns) and, on
+                -- the first one, who held the request when respond_by passed if it was not responded to on time.
+                SELECT a.routing_no, a.outcome, a.team_id, a.department_id, a.handler_id, a.ended_at,
+                    a.end_reason, h.outcome AS h_outcome, h.team_id AS h_team_id, h.department_id AS h_department_id,
+                    h.handler_id AS h_handler_id, h.unit_id AS h_unit_id, h.ended_at AS h_ended_at
+                FROM assignments a
+                LEFT JOIN LATERAL (
+                    SELECT h.outcome, h.team_id, h.department_id, h.handler_id, h.unit_id, h.ended_at
+                    FROM assignments h
+                    WHERE h.request_id = r.id AND h.created_at <= r.respond_by
+                        AND a.routing_no = 1 AND x.resp_counted AND NOT x.resp_ok
+                    ORDER BY h.routing_no DESC
+                    LIMIT 1
+                ) h ON true
+                WHERE a.request_id = r.id AND r.routing_no > 1 AND a.created_at <= :as_of
+                OFFSET 0  -- keeps it a per-request lookup, skipped for requests routed once
+            ) a ON true
+            {{appeals_join}}
+            WHERE {_COHORT}
+            OFFSET 0
+        ) g
+        {{outer_fence}}
     ) g
-    {{outer_fence}}
+    OFFSET 0
 ) f
-GROUP BY category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler
+GROUP BY category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler, flags
 """
 
 _APPEALED_REQUESTS = f"""
 SELECT ap.request_id, ap.team_id, ap.department_id
 FROM score_appeals ap
-JOIN requests r ON r.id = ap.request_id
+JOIN {_requests_as_of(False)} r ON r.id = ap.request_id
 WHERE {_APPEAL_APPLIES} AND {_COHORT}
 ORDER BY ap.request_id, ap.id
 """
@@ -198,13 +257,6 @@ SELECT staff_id, org_unit_id, kind, count(*) AS n, sum(households) AS households
 FROM visits
 WHERE visited_at >= :start AND visited_at < :end AND visited_at <= :as_of AND created_at <= :as_of
 GROUP BY staff_id, org_unit_id, kind
-"""
-
-_LINKS = """
-SELECT id, leader_id, post, org_unit_id, department_id, quota_month, quota_quarter, quota_year
-FROM leader_links
-WHERE created_at <= :as_of
-ORDER BY id
 """
 
 
@@ -270,7 +322,11 @@ async def cohort_id_bounds(
     else:
         # `id + 0`: aggregate over the period's rows (read by the received_at index), rather than walk the
         # primary key from one end until a row of the period turns up (PostgreSQL's min/max shortcut).
-        sql = f"SELECT min(r.id + 0) AS lo, max(r.id + 0) AS hi FROM requests r WHERE {_COHORT}"
+        # Any request received in the period, duplicate or not: bounds need only hold the cohort.
+        sql = (
+            "SELECT min(r.id + 0) AS lo, max(r.id + 0) AS hi FROM requests r "
+            "WHERE r.received_at >= :start AND r.received_at < :end AND r.received_at <= :as_of"
+        )
         row = (await session.execute(text(sql), _cohort_params(start, end, as_of))).one()
     return None if row.lo is None else (int(row.lo), int(row.hi))
 
@@ -285,8 +341,9 @@ async def cohort_facts(
     with_appeals: bool = True,
     appeals_as_of: datetime | None = None,
 ) -> list[Any]:
-    """The cohort's counts, one row per (category, response holder and handler, final unit and handler,
-    assignment unit and handler), the counts in `tally.FIELDS` order after `requests`."""
+    """The cohort's facts, one row per (category, response holder and handler, final unit and handler,
+    assignment unit and handler, flags) with how many rows it holds and which (`id` or `id.routing_no`,
+    comma-separated)."""
     # Hash aggregation: the planner, expecting a group per row, would sort a million rows instead.
     await session.execute(text("SET LOCAL enable_sort = off"))
     params = {**_cohort_params(start, end, as_of), "lo": bounds[0], "hi": bounds[1]}
@@ -307,7 +364,7 @@ async def appealed_requests(
 
 async def cohort_size_upto(session: AsyncSession, start: datetime, end: datetime, as_of: datetime, cap: int) -> int:
     """How many requests the cohort holds, counting no further than `cap` (a cheap size check)."""
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM requests r WHERE {_COHORT} LIMIT :cap) c"
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {_requests_as_of(False)} r WHERE {_COHORT} LIMIT :cap) c"
     return int((await session.execute(text(sql), {**_cohort_params(start, end, as_of), "cap": cap})).scalar_one())
 
 
@@ -326,41 +383,70 @@ async def visits(session: AsyncSession, start: datetime, end: datetime, as_of: d
     return await _rows(session, _VISITS, {"start": start, "end": end, "as_of": as_of})
 
 
-async def leader_links(session: AsyncSession, as_of: datetime) -> list[Any]:
-    return await _rows(session, _LINKS, {"as_of": as_of})
+# ---- the organisation, read whole (a city has thousands of units, not millions), as it was at as_of ------
 
 
-# ---- the organisation, read whole (a city has thousands of units, not millions) -----------------
+async def _org_rows(
+    session: AsyncSession, table: str, stmt: Any, as_of: datetime, known_by: datetime
+) -> list[SimpleNamespace]:
+    current = [row._asdict() for row in (await session.execute(stmt)).all()]
+    rows = await org_history.rows_as_of(session, table, current, as_of, known_by)
+    return [SimpleNamespace(**row) for row in sorted(rows, key=lambda row: row["id"])]
 
 
-async def org_units(session: AsyncSession) -> list[Any]:
-    stmt = select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.parent_id, OrgUnit.path)
-    return list((await session.execute(stmt.order_by(OrgUnit.code))).all())
+async def org_units(session: AsyncSession, as_of: datetime, known_by: datetime) -> list[SimpleNamespace]:
+    stmt = select(
+        OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.parent_id, OrgUnit.path, OrgUnit.created_at
+    )
+    rows = await _org_rows(session, "org_units", stmt, as_of, known_by)
+    return sorted(rows, key=lambda row: row.code)
 
 
-async def teams(session: AsyncSession) -> list[Any]:
-    return list((await session.execute(select(Team.id, Team.grid_unit_id, Team.name).order_by(Team.id))).all())
+async def teams(session: AsyncSession, as_of: datetime, known_by: datetime) -> list[SimpleNamespace]:
+    stmt = select(Team.id, Team.grid_unit_id, Team.name, Team.created_at)
+    return await _org_rows(session, "teams", stmt, as_of, known_by)
 
 
-async def departments(session: AsyncSession) -> list[Any]:
-    stmt = select(Department.id, Department.code, Department.name, Department.scope_unit_id)
-    return list((await session.execute(stmt.order_by(Department.code))).all())
+async def departments(session: AsyncSession, as_of: datetime, known_by: datetime) -> list[SimpleNamespace]:
+    stmt = select(Department.id, Department.code, Department.name, Department.scope_unit_id, Department.created_at)
+    rows = await _org_rows(session, "departments", stmt, as_of, known_by)
+    return sorted(rows, key=lambda row: row.code)
 
 
-async def members(session: AsyncSession) -> list[Any]:
-    stmt = select(Member.staff_id, Member.team_id, Member.department_id, Member.team_role)
-    return list((await session.execute(stmt.order_by(Member.id))).all())
+async def members(session: AsyncSession, as_of: datetime, known_by: datetime) -> list[SimpleNamespace]:
+    stmt = select(Member.id, Member.staff_id, Member.team_id, Member.department_id, Member.team_role, Member.created_at)
+    return await _org_rows(session, "members", stmt, as_of, known_by)
 
 
-async def staff(session: AsyncSession, ids: Sequence[int]) -> dict[int, Any]:
+async def staff(
+    session: AsyncSession, ids: Sequence[int], as_of: datetime, known_by: datetime
+) -> dict[int, SimpleNamespace]:
+    """Names and scope units of these staff as they were at as_of."""
     if not ids:
         return {}
-    stmt = (
-        select(StaffAccount.id, StaffAccount.display_name, OrgUnit.code.label("scope_code"), OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == StaffAccount.scope_unit_id)
-        .where(StaffAccount.id.in_(list(ids)))
+    stmt = select(
+        StaffAccount.id, StaffAccount.display_name, StaffAccount.scope_unit_id, StaffAccount.created_at
+    ).where(StaffAccount.id.in_(list(ids)))
+    wanted = set(ids)
+    rows = await _org_rows(session, "staff_accounts", stmt, as_of, known_by)
+    return {row.id: row for row in rows if row.id in wanted}
+
+
+async def leader_links(session: AsyncSession, as_of: datetime, known_by: datetime) -> list[SimpleNamespace]:
+    """The leaders' links in force at as_of: made by then, as they were then."""
+    stmt = select(
+        LeaderLink.id,
+        LeaderLink.leader_id,
+        LeaderLink.post,
+        LeaderLink.org_unit_id,
+        LeaderLink.department_id,
+        LeaderLink.quota_month,
+        LeaderLink.quota_quarter,
+        LeaderLink.quota_year,
+        LeaderLink.created_at,
     )
-    return {row.id: row for row in (await session.execute(stmt)).all()}
+    rows = await _org_rows(session, "leader_links", stmt, as_of, known_by)
+    return [row for row in rows if (created := org_history.created_at(row.__dict__)) is None or created <= as_of]
 
 
 # ---- schemes -------------------------------------------------------------------------------------
@@ -424,6 +510,59 @@ async def replace_results(session: AsyncSession, run_id: int, rows: list[dict[st
     await session.execute(delete(ScoreResult).where(ScoreResult.run_id == run_id))
     if rows:
         await session.execute(insert(ScoreResult), [{**row, "run_id": run_id} for row in rows])
+
+
+_FACT_COLUMNS = (
+    "run_id",
+    "category_code",
+    "response_unit",
+    "response_handler",
+    "final_unit",
+    "final_handler",
+    "assignment_unit",
+    "assignment_handler",
+    "flags",
+    "rows",
+)
+
+
+async def replace_facts(session: AsyncSession, run_id: int, rows: Sequence[Sequence[Any]]) -> None:
+    """The run's grouped cohort rows with their requests (`cohort_facts`), by COPY: a month of a million
+    requests is some hundred thousand rows."""
+    await session.execute(delete(ScoreRunFact).where(ScoreRunFact.run_id == run_id))
+    if not rows:
+        return
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(
+        "score_run_facts",
+        columns=_FACT_COLUMNS,
+        records=((run_id, *row[:8], row[9]) for row in rows),
+    )
+
+
+async def facts(session: AsyncSession, run_id: int) -> list[Any]:
+    """A run's kept facts, as `cohort_facts` rows without the count (which the rows give)."""
+    stmt = select(
+        ScoreRunFact.category_code,
+        ScoreRunFact.response_unit,
+        ScoreRunFact.response_handler,
+        ScoreRunFact.final_unit,
+        ScoreRunFact.final_handler,
+        ScoreRunFact.assignment_unit,
+        ScoreRunFact.assignment_handler,
+        ScoreRunFact.flags,
+        ScoreRunFact.rows,
+    ).where(ScoreRunFact.run_id == run_id)
+    return [tuple(row) for row in (await session.execute(stmt)).all()]
+
+
+async def tracking_numbers(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    stmt = select(Request.id, Request.tracking_no).where(Request.id.in_(list(ids)))
+    return {row.id: row.tracking_no for row in (await session.execute(stmt)).all()}
 
 
 async def results(

@@ -4,7 +4,7 @@ The figures of a result are stored as the JSON of these models, so what the API 
 stored, number for number.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -159,16 +159,78 @@ class RunOut(BaseModel):
 
 
 class Difference(BaseModel):
-    level: str
+    """One stored value that the recomputation does not give."""
+
+    level: str = Field(description="The subject's level (`run` for the run's summary)")
     code: str
+    figure: str | None = Field(
+        None, description="Which value: a column (`rank`, `satisfaction_index`) or a path in the figures"
+    )
+    old: Any = Field(None, description="The stored value")
+    new: Any = Field(None, description="The recomputed value")
     detail: str
+
+
+class MovedFact(BaseModel):
+    """One fact of one request that is not what the run counted: the request moved since the run."""
+
+    request_id: int
+    tracking_no: str | None = None
+    routing_no: int = Field(description="The assignment the fact belongs to (1 for the request's own facts)")
+    fact: str = Field(
+        description="`category`, a holder (`response_unit`, `final_unit`, `assignment_unit` and their "
+        "`*_handler`), `in_cohort`, or a count the request gave (`evaluated`, `dissatisfied`, ...)"
+    )
+    old: Any = Field(None, description="As the run counted it")
+    new: Any = Field(None, description="As the recomputation counts it")
 
 
 class VerifyOut(BaseModel):
     run_id: int
     matches: bool = Field(description="Recomputing from the raw data at the run's as_of gave every stored value")
     compared: int
-    differences: list[Difference] = Field(description="The first 20 differences")
+    differences: list[Difference] = Field(
+        description="The first 50 differences, subjects from the city down, then the run's summary"
+    )
+    differences_total: int = Field(0, description="How many differences there are in all")
+    requests_moved: list[MovedFact] = Field(
+        default_factory=list, description="The first 50 facts of requests that moved (when the run kept its facts)"
+    )
+    facts_kept: bool = Field(description="Whether the run kept which request gave which fact, to name those that moved")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "run_id": 12,
+                    "matches": False,
+                    "compared": 3481,
+                    "differences": [
+                        {
+                            "level": "grid",
+                            "code": "330203001001001",
+                            "figure": "counts.satisfied",
+                            "old": 9,
+                            "new": 8,
+                            "detail": "counts.satisfied: 9 ≠ 8",
+                        }
+                    ],
+                    "differences_total": 1,
+                    "requests_moved": [
+                        {
+                            "request_id": 4711,
+                            "tracking_no": "MQ20261015000123",
+                            "routing_no": 1,
+                            "fact": "satisfied",
+                            "old": 1,
+                            "new": 0,
+                        }
+                    ],
+                    "facts_kept": True,
+                }
+            ]
+        }
+    )
 
 
 # ---- unit scores -------------------------------------------------------------------------------

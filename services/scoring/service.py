@@ -6,8 +6,8 @@ subject. Readers get the latest finished run of a period unless they name one. T
 never commits.
 """
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,7 @@ from services.scoring.schemas import (
     Breakdown,
     CadreScore,
     Difference,
+    MovedFact,
     PublicChange,
     PublicLeaderContacts,
     PublicLeaderContactsPage,
@@ -60,7 +61,7 @@ from services.scoring.schemas import (
     VerifyOut,
 )
 from services.scoring.scheme import SchemeDocument
-from services.scoring.tally import Tally, has_data
+from services.scoring.tally import DEPARTMENT, FLAG_NAMES, TEAM, Tally, decode_unit, has_data
 from shared.auth import Principal, actor_of, require_city_admin
 from shared.errors import Forbidden, InvalidInput, field_error
 from shared.pagination import Page, decode_cursor, next_cursor
@@ -167,10 +168,20 @@ class RunSpec:
     scheme: SchemeDocument
     # Appeal decisions counted up to this time (None: as_of); later than as_of for a corrected run.
     appeals_as_of: datetime | None = None
+    # The org rows counted are those recorded by this time, each as it was at as_of (None: now).
+    known_by: datetime | None = None
 
 
 def _spec_of(run: ScoreRun, scheme: SchemeDocument) -> RunSpec:
-    return RunSpec(run.id, parse_period(run.period), run.as_of, run.scheme_version, scheme, run.appeals_as_of)
+    return RunSpec(
+        run.id,
+        parse_period(run.period),
+        run.as_of,
+        run.scheme_version,
+        scheme,
+        run.appeals_as_of,
+        run.known_by or run.created_at,
+    )
 
 
 def _as_of(value: datetime | None, period: Period, now: datetime) -> datetime:
@@ -223,30 +234,34 @@ async def create_run(
         progress=0.0,
         chunks_total=len([m for m in period.months() if m.start <= as_of]),
         requested_by=f"{'staff' if principal.is_staff else 'key'}:{principal.id}",
+        known_by=now,
     )
     session.add(run)
     await session.flush()
     if background:
         run.job_id = run_job_id(run.id)
         enqueue_after_commit(session, RUN_TASK, run.id, job_id=run.job_id, queue=LONG_QUEUE)
-    spec = RunSpec(run.id, period, as_of, scheme_row.version, SchemeDocument.model_validate(scheme_row.document))
+    spec = RunSpec(
+        run.id, period, as_of, scheme_row.version, SchemeDocument.model_validate(scheme_row.document), known_by=now
+    )
     return run, spec
 
 
-async def _load_org(snapshot: AsyncSession) -> OrgData:
+async def _load_org(snapshot: AsyncSession, as_of: datetime, known_by: datetime) -> OrgData:
+    """The org tree, teams, departments and memberships as they were at as_of (`services.org.history`)."""
     units = {
         row.id: UnitInfo(row.id, row.code, row.name, row.level, row.parent_id, row.path)
-        for row in await repo.org_units(snapshot)
+        for row in await repo.org_units(snapshot, as_of, known_by)
     }
     members: dict[int, list[tuple[int | None, int | None, str]]] = {}
-    for row in await repo.members(snapshot):
+    for row in await repo.members(snapshot, as_of, known_by):
         members.setdefault(row.staff_id, []).append((row.team_id, row.department_id, row.team_role))
     return OrgData(
         units=units,
-        teams={row.id: (row.grid_unit_id, row.name) for row in await repo.teams(snapshot)},
+        teams={row.id: (row.grid_unit_id, row.name) for row in await repo.teams(snapshot, as_of, known_by)},
         departments={
             row.id: DepartmentInfo(row.id, row.code, row.name, row.scope_unit_id)
-            for row in await repo.departments(snapshot)
+            for row in await repo.departments(snapshot, as_of, known_by)
         },
         members=members,
     )
@@ -256,6 +271,8 @@ async def _load_org(snapshot: AsyncSession) -> OrgData:
 class Computed:
     computation: Computation
     cohort_size: int
+    # The cohort's grouped rows with their requests (`repository.cohort_facts`), kept with the run.
+    facts: list[Any] = field(default_factory=list)
 
     @property
     def rows(self) -> list[ResultRow]:
@@ -268,12 +285,16 @@ async def gather(
     as_of: datetime,
     progress: Progress | None = None,
     appeals_as_of: datetime | None = None,
+    known_by: datetime | None = None,
+    facts: list[Any] | None = None,
 ) -> tuple[Tally, OrgData, Extras]:
-    """Everything a run counts, read in one snapshot: the cohort month by month, then the rest (appeal
-    decisions up to `appeals_as_of`, by default `as_of`)."""
+    """Everything a run counts, read in one snapshot, as it was at as_of: the cohort month by month (its
+    grouped rows also appended to `facts` when given), then the rest (appeal decisions up to `appeals_as_of`,
+    by default `as_of`; org rows recorded by `known_by`, by default now)."""
     appeals_cut = appeals_as_of or as_of
+    known_by = known_by or datetime.now(UTC)
     await repo.tune_for_aggregation(snapshot)
-    org = await _load_org(snapshot)
+    org = await _load_org(snapshot, as_of, known_by)
     tally = Tally()
     months = [m for m in period.months() if m.start <= as_of]
     with_appeals = await repo.any_appeal_approved(snapshot, appeals_cut)
@@ -284,6 +305,8 @@ async def gather(
                 snapshot, month.start, month.end, as_of, bounds, with_appeals=with_appeals, appeals_as_of=appeals_cut
             )
             tally.add_facts(rows)
+            if facts is not None:
+                facts.extend(rows)
         if progress is not None:
             await progress("aggregating", done, len(months))
     extras = Extras(
@@ -299,26 +322,32 @@ async def gather(
             (row.staff_id, row.org_unit_id, row.kind, int(row.n), int(row.households or 0))
             for row in await repo.visits(snapshot, period.start, period.end, as_of)
         ],
-        links=await repo.leader_links(snapshot, as_of),
+        links=await repo.leader_links(snapshot, as_of, known_by),
     )
-    staff = await repo.staff(snapshot, sorted(staff_ids_needed(tally, org, extras)))
-    extras.staff = {
-        staff_id: StaffInfo(staff_id, row.display_name, row.scope_code, row.path) for staff_id, row in staff.items()
-    }
+    staff = await repo.staff(snapshot, sorted(staff_ids_needed(tally, org, extras)), as_of, known_by)
+    extras.staff = {}
+    for staff_id, row in staff.items():
+        scope = org.units.get(row.scope_unit_id)
+        if scope is not None:
+            extras.staff[staff_id] = StaffInfo(staff_id, row.display_name, scope.code, scope.path)
     return tally, org, extras
 
 
 async def compute_run(snapshot: AsyncSession, spec: RunSpec, progress: Progress | None = None) -> Computed:
     """Compute every result of a run from the raw data (nothing is written)."""
-    tally, org, extras = await gather(snapshot, spec.period, spec.as_of, progress, spec.appeals_as_of)
+    facts: list[Any] = []
+    tally, org, extras = await gather(
+        snapshot, spec.period, spec.as_of, progress, spec.appeals_as_of, spec.known_by, facts
+    )
     if progress is not None:
         await progress("computing", len(spec.period.months()), len(spec.period.months()))
-    return Computed(compute(tally, org, extras, spec.scheme, spec.period), tally.cohort)
+    return Computed(compute(tally, org, extras, spec.scheme, spec.period), tally.cohort, facts)
 
 
 async def store_run(session: AsyncSession, run_id: int, computed: Computed, now: datetime | None = None) -> None:
     """Write the run's results and mark it done, in the caller's transaction."""
     await repo.replace_results(session, run_id, [row.as_dict() for row in computed.rows])
+    await repo.replace_facts(session, run_id, computed.facts)
     now = now or datetime.now(UTC)
     await repo.touch_run(
         session,
@@ -333,6 +362,7 @@ async def store_run(session: AsyncSession, run_id: int, computed: Computed, now:
         error=None,
         heartbeat_at=now,
         finished_at=now,
+        facts_kept=True,
     )
     await finish_correction(session, run_id, now)
 
@@ -397,8 +427,13 @@ async def list_runs(session: AsyncSession, period: str | None, cursor: str | Non
     return Rows(runs, next_cursor([r.id for r in runs], limit))
 
 
+VERIFY_LIMIT = 50
+_SCALARS = ("name", "parent_code", "path")
+
+
 async def verify_run(session: AsyncSession, snapshot: AsyncSession, run_id: int) -> VerifyOut:
-    """Recompute a finished run from the raw data at its as_of under its scheme, and compare every value."""
+    """Recompute a finished run from the raw data at its as_of under its scheme, and compare every value;
+    when the run kept its facts, name the requests whose facts moved (what it counted, what it counts now)."""
     run = await get_run(session, run_id)
     if run.status != "done":
         raise RunNotFinished(f"Run {run_id} is {run.status}; only a finished run can be verified")
@@ -409,41 +444,114 @@ async def verify_run(session: AsyncSession, snapshot: AsyncSession, run_id: int)
     }
     differences: list[Difference] = []
     fresh = {(r.level, r.subject_code): r for r in computed.rows}
-    for key in sorted(set(stored) | set(fresh)):
+    order = {level: i for i, level in enumerate(ALL_LEVELS)}
+    for key in sorted(set(stored) | set(fresh), key=lambda k: (order.get(k[0], len(order)), k[1])):
         level, code = key
         if key not in stored or key not in fresh:
-            differences.append(
-                Difference(
-                    level=level, code=code, detail="only in the " + ("recomputation" if key in fresh else "stored run")
-                )
-            )
+            where = "recomputation" if key in fresh else "stored run"
+            differences.append(Difference(level=level, code=code, detail=f"only in the {where}"))
             continue
         old, new = stored[key], fresh[key]
-        for name in ("name", "parent_code", "path", "rank", "three_rate_score", "satisfaction_index", "cadre_score"):
-            if getattr(old, name) != getattr(new, name):
-                differences.append(
-                    Difference(
-                        level=level, code=code, detail=f"{name}: {getattr(old, name)!r} ≠ {getattr(new, name)!r}"
-                    )
-                )
-        if old.figures != new.figures:
-            differences.append(
-                Difference(
-                    level=level, code=code, detail=f"figures differ: {_first_difference(old.figures, new.figures)}"
-                )
-            )
+        found: list[Difference] = []
+        for name in _SCALARS[:3]:
+            found.extend(_value_differences(level, code, name, getattr(old, name), getattr(new, name)))
+        # The figures people read first (rank, scores, each rate's value, every count), then any other part.
+        found.extend(_value_differences(level, code, None, _figure_values(old), _figure_values(new)))
+        if not found and old.figures != new.figures:
+            found.extend(_value_differences(level, code, None, old.figures, new.figures))
+        differences.extend(found)
     if run.summary != computed.computation.summary:
-        detail = f"summary differs: {_first_difference(run.summary, computed.computation.summary)}"
-        differences.insert(0, Difference(level="run", code=str(run.id), detail=detail))
-    return VerifyOut(run_id=run.id, matches=not differences, compared=len(fresh), differences=differences[:20])
+        differences.extend(_value_differences("run", str(run.id), "summary", run.summary, computed.computation.summary))
+    moved: list[MovedFact] = []
+    if run.facts_kept:
+        moved = moved_facts(await repo.facts(session, run.id), computed.facts)[:VERIFY_LIMIT]
+        numbers = await repo.tracking_numbers(session, sorted({m.request_id for m in moved}))
+        for fact in moved:
+            fact.tracking_no = numbers.get(fact.request_id)
+    return VerifyOut(
+        run_id=run.id,
+        matches=not differences,
+        compared=len(fresh),
+        differences=differences[:VERIFY_LIMIT],
+        differences_total=len(differences),
+        requests_moved=moved,
+        facts_kept=run.facts_kept,
+    )
 
 
-def _first_difference(old: Any, new: Any, path: str = "") -> str:
+def _value_differences(level: str, code: str, path: str | None, old: Any, new: Any) -> list[Difference]:
+    """Every leaf where two values differ, by its path (`rates.response_rate.value`)."""
     if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
-                return _first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else key)
-    return f"{path or 'value'}: {old!r} ≠ {new!r}"
+        found: list[Difference] = []
+        for key in sorted(set(old) | set(new), key=str):
+            found.extend(
+                _value_differences(level, code, f"{path}.{key}" if path else str(key), old.get(key), new.get(key))
+            )
+        return found
+    if old == new:
+        return []
+    figure = path or "value"
+    return [Difference(level=level, code=code, figure=figure, old=old, new=new, detail=f"{figure}: {old!r} ≠ {new!r}")]
+
+
+_HOLDERS = ("response_unit", "response_handler", "final_unit", "final_handler", "assignment_unit", "assignment_handler")
+FactKey = tuple[Any, ...]
+
+
+def _members(rows: Iterable[Sequence[Any]]) -> dict[FactKey, set[str]]:
+    """Per fact key (category, holders, flags): the rows that gave it (`id` or `id.routing_no`)."""
+    groups: dict[FactKey, set[str]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[:8]), set()).update(row[-1].split(","))
+    return groups
+
+
+def _row_of(member: str) -> tuple[int, int]:
+    request_id, _, routing_no = member.partition(".")
+    return int(request_id), int(routing_no or 1)
+
+
+def _holder(value: int | None, handler: bool) -> str | None:
+    if value is None:
+        return None
+    if handler:
+        return f"staff {value}"
+    kind, key = decode_unit(value)
+    return {TEAM: "team", DEPARTMENT: "department"}.get(kind, "dispatch centre of unit") + f" {key}"
+
+
+def moved_facts(kept: Iterable[Sequence[Any]], fresh: Iterable[Sequence[Any]]) -> list[MovedFact]:
+    """Which requests give other facts than a run counted: `kept` as the run stored them (`repository.facts`),
+    `fresh` from a recomputation (`repository.cohort_facts` rows), compared group by group, so only the
+    groups that differ are looked at request by request."""
+    before, after = _members(kept), _members(fresh)
+    was: dict[tuple[int, int], FactKey] = {}
+    now: dict[tuple[int, int], FactKey] = {}
+    for key in set(before) | set(after):
+        old_rows, new_rows = before.get(key, set()), after.get(key, set())
+        if old_rows != new_rows:
+            was.update((_row_of(row), key) for row in old_rows - new_rows)
+            now.update((_row_of(row), key) for row in new_rows - old_rows)
+    moved: list[MovedFact] = []
+    for request_id, routing_no in sorted(set(was) | set(now)):
+        old, new = was.get((request_id, routing_no)), now.get((request_id, routing_no))
+        facts: list[tuple[str, Any, Any]] = []
+        if old is None or new is None:
+            facts.append(("in_cohort", old is not None, new is not None))
+        else:
+            if old[0] != new[0]:
+                facts.append(("category", old[0], new[0]))
+            for i, name in enumerate(_HOLDERS, start=1):
+                if old[i] != new[i]:
+                    handler = name.endswith("_handler")
+                    facts.append((name, _holder(old[i], handler), _holder(new[i], handler)))
+            for bit, name in enumerate(FLAG_NAMES):
+                if (old[7] >> bit & 1) != (new[7] >> bit & 1):
+                    facts.append((name, old[7] >> bit & 1, new[7] >> bit & 1))
+        moved.extend(
+            MovedFact(request_id=request_id, routing_no=routing_no, fact=fact, old=o, new=n) for fact, o, n in facts
+        )
+    return moved
 
 
 # ---- publication (公示) and corrections ---------------------------------------------------------------
@@ -452,7 +560,7 @@ def _first_difference(old: Any, new: Any, path: str = "") -> str:
 MAX_CHANGES = 2000
 
 
-def _figure_values(row: ScoreResult) -> dict[str, Any]:
+def _figure_values(row: ScoreResult | ResultRow) -> dict[str, Any]:
     values: dict[str, Any] = {
         "rank": row.rank,
         "three_rate_score": row.three_rate_score,
@@ -515,6 +623,7 @@ async def create_correction(session: AsyncSession, run: ScoreRun, appeals_as_of:
         requested_by=actor,
         corrects_run_id=run.id,
         appeals_as_of=max(appeals_as_of, run.appeals_as_of or run.as_of),
+        known_by=run.known_by or run.created_at,
     )
     session.add(correction)
     await session.flush()

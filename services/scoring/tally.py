@@ -5,6 +5,7 @@ A `Tally` is filled from the grouped SQL rows (`repository.cohort_facts`) month 
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from operator import add
 from typing import Any
 
@@ -27,6 +28,8 @@ FIELDS = (
     "returned",
 )
 WIDTH = len(FIELDS)
+# What one row of the cohort counts for, one bit each (`repository._FLAGS`): the request itself, then FIELDS.
+FLAG_NAMES = ("requests", *FIELDS)
 # FIELDS[0:2] count for whoever held the request for the response, FIELDS[2:12] for the final lead
 # handling unit, FIELDS[12:14] for the unit (and handler) each assignment went to.
 _IDX = {name: i for i, name in enumerate(FIELDS)}
@@ -81,17 +84,18 @@ class Tally:
 
     def add_facts(self, rows: Iterable[Sequence[Any]]) -> None:
         """Rows of `repository.cohort_facts`: (category, response holder, its handler, final unit, its handler,
-        assignment unit, its handler, requests, the counts in FIELDS order); each slice of counts goes to the
-        holder (and handler) it belongs to."""
+        assignment unit, its handler, flags, how many rows, ...); each slice of counts goes to the holder (and
+        handler) it belongs to."""
         for row in rows:
-            category = row[0]
-            self.cohort += row[7]
+            category, n = row[0], row[8]
+            counts = flag_counts(row[7], n)
+            self.cohort += counts[0]
             for unit, handler, start, end in (
                 (row[1], row[2], 0, 2),
                 (row[3], row[4], 2, 12),
                 (row[5], row[6], 12, 14),
             ):
-                values = row[8 + start : 8 + end]
+                values = counts[1 + start : 1 + end]
                 if not any(values):
                     continue
                 if unit is not None:
@@ -99,6 +103,16 @@ class Tally:
                     _add_slice(book, key, category, start, end, values)
                 if handler is not None:
                     _add_slice(self.handler, handler, category, start, end, values)
+
+
+@cache
+def _bits(flags: int) -> tuple[int, ...]:
+    return tuple(flags >> bit & 1 for bit in range(len(FLAG_NAMES)))
+
+
+def flag_counts(flags: int, n: int) -> list[int]:
+    """The counts of FLAG_NAMES that `n` rows with these flags give."""
+    return [n * bit for bit in _bits(flags)]
 
 
 def _add_slice(

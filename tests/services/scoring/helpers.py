@@ -211,7 +211,7 @@ async def build_small_fixture(session: AsyncSession) -> tuple[dict[str, Any], Pr
     )  # fmt: skip
     admin = await make_staff(session, "admin_city", "admin", units["3302"])
     await session.commit()
-    return s, principal_of(admin, units["3302"]), {"r4": r4}
+    return s, principal_of(admin, units["3302"]), {"r1": r1, "r4": r4, "r10": r10}
 
 
 # The staff the scoring API tests call with: name -> (username, role, scope code).
