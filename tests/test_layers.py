@@ -16,13 +16,16 @@ LAYERS = [
     "identity",
     "sla",
     "webhooks",
+    "messages",
     "lifecycle",
+    "attachments",
     "intake",
     "routing",
     "handling",
     "supervision",
     "alerts",
     "open311",
+    "search",
     "scoring",
 ]
 APPS = ("intake_api", "scoring_service", "routing_worker", "cli", "bench", "tests")

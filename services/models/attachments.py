@@ -1,0 +1,1 @@
+"""Attachment tables (issue 16): see services/attachments."""

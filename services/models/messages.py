@@ -1,0 +1,1 @@
+"""Citizen message tables (issue 16): see services/messages."""
