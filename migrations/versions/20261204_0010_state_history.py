@@ -15,7 +15,8 @@ triggers keep, for every change, the state it replaces with the interval it held
   leader links before each update or delete, as JSON, valid over [valid_from, valid_to).
 
 Both record the transaction's time (`now()`): a change is part of the state from the moment its
-transaction began, and several changes in one transaction leave one version, the one before it.
+transaction began, and several changes in one transaction leave one version, the one before it; a row
+recorded and changed in one transaction (`recorded_in_xact`, the inserting transaction's id) keeps none.
 `score_run_facts` keeps, per run, which requests gave which facts, so that a verification that does
 not match can name the request that moved.
 """
@@ -70,17 +71,19 @@ ORG_HISTORY_COLUMNS = {
     ),
 }
 
-# The old row was written by the current transaction: its xmin is this transaction's id, or (written in a
-# savepoint of it) it was created at this transaction's start time, as created_at's default records.
-_WRITTEN_IN_THIS_TRANSACTION = "(OLD.xmin::text = (txid_current() % 4294967296)::text OR OLD.created_at = now())"
+# The row was recorded (inserted) by the current transaction: `recorded_in_xact` defaults to the inserting
+# transaction's id (NULL for rows recorded before this migration). Not the row's xmin: any earlier update in
+# the transaction, of any column, would set that.
+RECORDED_IN_XACT = "recorded_in_xact"
+_WRITTEN_IN_THIS_TRANSACTION = f"OLD.{RECORDED_IN_XACT} = txid_current()"
 
 _KEEP_REQUEST_STATE = f"""
 CREATE FUNCTION keep_request_state() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     changed_at timestamptz := greatest(now(), OLD.state_since);
 BEGIN
-    -- The state replaced was written by this same transaction (the request was recorded or already changed
-    -- in it): no one else ever saw it, so there is nothing to keep.
+    -- The state replaced was written by this same transaction (the request was recorded in it, or its state
+    -- already changed in it): no one else ever saw it, so there is nothing to keep.
     IF {_WRITTEN_IN_THIS_TRANSACTION} OR OLD.state_since IS NOT DISTINCT FROM changed_at THEN
         RETURN NEW;
     END IF;
@@ -113,7 +116,7 @@ BEGIN
             RETURN NEW;
         END IF;
     END IF;
-    -- Written by this same transaction: never seen by anyone else, nothing to keep.
+    -- Recorded by this same transaction: never seen by anyone else, nothing to keep.
     IF {_WRITTEN_IN_THIS_TRANSACTION} THEN
         RETURN COALESCE(NEW, OLD);
     END IF;
@@ -131,6 +134,10 @@ $$
 
 def upgrade() -> None:
     op.add_column("requests", sa.Column("state_since", sa.DateTime(timezone=True), nullable=True))
+    for table in ("requests", *ORG_HISTORY_COLUMNS):
+        # Added without a default, then given one: existing rows stay NULL and the table is not rewritten.
+        op.add_column(table, sa.Column(RECORDED_IN_XACT, sa.BigInteger(), nullable=True))
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN {RECORDED_IN_XACT} SET DEFAULT txid_current()")
     op.create_table(
         "request_states",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -202,6 +209,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_score_run_facts")),
     )
     op.create_index("ix_score_run_facts_run_id", "score_run_facts", ["run_id"])
+    # Stored out of line without compression: written once per run in bulk, read only by verify.
+    op.execute("ALTER TABLE score_run_facts ALTER COLUMN rows SET STORAGE EXTERNAL")
     op.add_column("score_runs", sa.Column("facts_kept", sa.Boolean(), server_default="false", nullable=False))
     op.add_column("score_runs", sa.Column("known_by", sa.DateTime(timezone=True), nullable=True))
 
@@ -222,4 +231,6 @@ def downgrade() -> None:
     op.drop_index("ix_request_states_received_valid_to", table_name="request_states")
     op.drop_index("ix_request_states_request_id", table_name="request_states")
     op.drop_table("request_states")
+    for table in ("requests", *ORG_HISTORY_COLUMNS):
+        op.drop_column(table, RECORDED_IN_XACT)
     op.drop_column("requests", "state_since")
