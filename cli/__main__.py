@@ -1,5 +1,6 @@
 """`python -m cli run` starts everything (make run); `python -m cli load-demo` loads the demo city;
-`python -m cli create-admin` creates an administrator (the first one of a deployment without the demo)."""
+`python -m cli create-admin` creates an administrator (the first one of a deployment without the demo);
+`python -m cli verify-trail` checks the trails against their seals (docs/operations.md)."""
 
 import argparse
 import asyncio
@@ -237,6 +238,30 @@ def create_admin_command(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _trail_command(seal_first: bool) -> int:
+    from services.lifecycle.seals import describe, seal, verify_trails
+    from shared.db import dispose_engine, unit_of_work
+
+    try:
+        if seal_first:
+            async with unit_of_work() as session:
+                record = await seal(session)
+            print(f"sealed: seal {record.seal_no}, {record.leaves} heads" if record else "sealed: nothing new")
+        async with unit_of_work() as session:
+            report = await verify_trails(session)
+    finally:
+        await dispose_engine()
+    for line in describe(report.findings):
+        print(line)
+    latest = report.latest_seal
+    print(
+        f"{'intact' if report.intact else 'NOT INTACT'}: {report.seals} seals, {report.chains} trails,"
+        f" {report.events} events, {report.audit_rows} sealed admin audit rows, {len(report.findings)} findings"
+        + (f"; latest seal {latest.seal_no} {latest.hash}" if latest else "")
+    )
+    return 0 if report.intact else 1
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -267,12 +292,19 @@ def main(argv: list[str]) -> int:
     admin.add_argument("--city-code", metavar="CODE", help="create the city with this code (empty database only)")
     admin.add_argument("--city-name", metavar="NAME", help="the name of the city to create")
     admin.add_argument("--city-name-en", metavar="NAME", help="its English name (optional)")
+    trail = sub.add_parser(
+        "verify-trail",
+        help="check every request trail and the admin audit rows against the seals (exit 1 on any finding)",
+    )
+    trail.add_argument("--seal-first", action="store_true", help="seal what has settled before checking")
     args, rest = parser.parse_known_args(argv)
     if args.command == "run":
         ensure_secret_key()
         from cli.run import main as run
 
         return run(rest)
+    if args.command == "verify-trail":
+        return asyncio.run(_trail_command(args.seal_first))
     if args.command == "create-admin":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from intake_api.routers import (
     admin_audit,
+    audit_verify,
     admin_calendar,
     admin_config,
     admin_identity,
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(supervision.router)
     app.include_router(directory.router)
+    app.include_router(audit_verify.router)
     app.webhooks.include_router(webhook_events.router)
     app.include_router(open311.router)
     register_error_renderer(app, "/open311", open311.render_error)

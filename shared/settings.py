@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Citizens' names and phones: AES-GCM keys `id:base64,...` (newest first) and the matching-hash key.
     pii_keys: SecretStr = SecretStr(DEV_PII_KEYS)
     pii_hash_key: SecretStr = SecretStr(DEV_PII_HASH_KEY)
+    # Signs the trail seals (services/lifecycle/seals.py); unset: derived from SECRET_KEY. Keep it out of the
+    # database's reach: whoever holds it can forge seals.
+    trail_seal_key: SecretStr | None = None
 
     max_body_bytes: int = 1_000_000
     import_max_body_bytes: int = 64_000_000
