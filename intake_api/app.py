@@ -4,7 +4,6 @@ from fastapi import FastAPI
 
 from intake_api.routers import (
     admin_audit,
-    audit_verify,
     admin_calendar,
     admin_config,
     admin_identity,
@@ -12,6 +11,7 @@ from intake_api.routers import (
     admin_org,
     admin_settings,
     alerts,
+    audit_verify,
     auth,
     catalog,
     directory,
