@@ -63,3 +63,35 @@ async def list_webhook_deliveries(
 ) -> Rows[DeliveryView]:
     """List one subscription's deliveries, newest first, with their attempts and last error."""
     return await service.list_deliveries(session, principal, webhook_id, state=state, cursor=cursor, limit=limit)
+
+
+DeliveryId = Annotated[int, Path(ge=1, le=2**62, description="The delivery's id")]
+
+
+@router.post(
+    "/{webhook_id}/ping",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Send a test event (webhook.ping)",
+)
+async def ping_webhook(session: SessionDep, principal: CurrentPrincipal, webhook_id: Id) -> DeliveryView:
+    """Queue a `webhook.ping` event (`{id, type, occurred_at, subscription_id}`) to this subscription, due at
+    once and signed like every event: check your endpoint and your signature check with it, then follow it
+    in the deliveries."""
+    return DeliveryView(await service.ping(session, principal, webhook_id))
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Send a delivery again",
+)
+async def redeliver_webhook(
+    session: SessionDep, principal: CurrentPrincipal, webhook_id: Id, delivery_id: DeliveryId
+) -> DeliveryView:
+    """Send one of this subscription's deliveries again, delivered, failed or pending: a new delivery of the
+    same event, with the same `webhook-id` (drop it if you have it), due at once and retried for 24 h."""
+    return DeliveryView(await service.redeliver(session, principal, webhook_id, delivery_id))

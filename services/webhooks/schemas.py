@@ -2,10 +2,11 @@
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from services.models.intake import RequestStatus
 from services.webhooks.guard import MAX_URL_LENGTH, check_url, webhook_config
+from services.webhooks.signing import standard_secret
 from shared.schemas import LocalDateTime
 
 EventType = Literal[
@@ -15,6 +16,7 @@ EventType = Literal[
     "request.escalated",
     "request.supervised",
     "alert.raised",
+    "citizen.notify",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 # The events about one request: they go to the integration that submitted it (like its status), never to others.
@@ -90,12 +92,23 @@ class WebhookCreated(WebhookOut):
                     "active": True,
                     "created_at": "2026-11-26T17:30:00+08:00",
                     "secret": "q3J0d2V4YW1wbGUtc2VjcmV0LXNob3duLW9uY2UtMDEyMzQ1",
+                    "standard_secret": "whsec_cTNKMGQyVjRZVzF3YkdVdGMyVmpjbVYwTFhOb2IzZHVMVzl1WTJVdE1ERXlNelExCg==",
                 }
             ]
         }
     )
 
-    secret: str = Field(description="HMAC-SHA256 key of `X-Minqing-Signature`: shown in this answer only, store it now")
+    secret: str = Field(
+        description="The signing key (HMAC-SHA256 over its UTF-8 bytes) of `webhook-signature` and of the deprecated"
+        " `X-Minqing-Signature`: shown in this answer only, store it now"
+    )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The same key as the Standard Webhooks libraries take it (`whsec_` + base64 of its bytes)"
+    )
+    @property
+    def standard_secret(self) -> str:
+        return standard_secret(self.secret)
 
 
 class DeliveryOut(BaseModel):
@@ -130,7 +143,9 @@ class DeliveryOut(BaseModel):
 
     id: int = Field(description="Also sent as `X-Minqing-Delivery`")
     event_id: str = Field(description="The event's `id`: the same for every subscription and every retry")
-    event_type: EventType
+    event_type: EventType | Literal["webhook.ping"] = Field(
+        description="The event's type; `webhook.ping` for a test event (`POST /v1/webhooks/{id}/ping`)"
+    )
     state: DeliveryState
     attempts: int
     next_attempt_at: LocalDateTime | None = Field(description="When it is tried next (pending deliveries only)")

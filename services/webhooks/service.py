@@ -11,6 +11,7 @@ import logging
 import random
 import secrets
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -28,7 +29,17 @@ from services.models import ApiKey, WebhookDelivery, WebhookSubscription
 from services.webhooks.errors import TooManyWebhooks, WebhookNotFound
 from services.webhooks.guard import WebhookConfig, check_addresses, check_url, normalize_host, webhook_config
 from services.webhooks.schemas import EVENT_TYPES, WebhookCreate
-from services.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, encode_body, sign
+from services.webhooks.signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    STANDARD_SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    encode_body,
+    sign,
+    sign_standard,
+)
 from shared.auth import Principal, key_id_of
 from shared.errors import Forbidden
 from shared.pagination import decode_cursor, next_cursor
@@ -49,6 +60,8 @@ REQUIRED_FIELDS: dict[str, frozenset[str]] = {
     "request.escalated": _SLA | {"reason", "escalated_to", "supervisor_ids", "leader_ids", "note"},
     "request.supervised": _SLA | {"kind", "order_id", "note", "due_by"},
     "alert.raised": frozenset(),
+    # A message for the citizen, sent through the integration that submitted the request (services/messages).
+    "citizen.notify": frozenset({"message_id", "request_id", "tracking_no", "external_id", "event", "text"}),
 }
 
 BATCH_SIZE = 100
@@ -282,8 +295,14 @@ async def send_one(
         return _refused(f"refused: {reason}")
 
     body = encode_body(claim.body)
+    # Signed at each attempt: the timestamp says when this attempt was sent (receivers refuse old ones).
+    sent_at = int(time.time())
+    message_id = str(claim.body.get("id") or f"dlv_{claim.id}")
     headers = {
         "Content-Type": "application/json",
+        ID_HEADER: message_id,
+        TIMESTAMP_HEADER: str(sent_at),
+        STANDARD_SIGNATURE_HEADER: sign_standard(message_id, sent_at, body, claim.secret),
         SIGNATURE_HEADER: sign(body, claim.secret),
         EVENT_HEADER: claim.event_type,
         DELIVERY_HEADER: str(claim.id),
@@ -531,6 +550,49 @@ async def delete_subscription(session: AsyncSession, principal: Principal, subsc
     sub = await _own_subscription(session, _manager_key_id(principal), subscription_id)
     await session.delete(sub)
     await session.flush()
+
+
+PING = "webhook.ping"
+
+
+async def ping(session: AsyncSession, principal: Principal, subscription_id: int) -> WebhookDelivery:
+    """A `webhook.ping` delivery to one of the caller's subscriptions, due at once (signed and retried like
+    any other): a receiver checks its endpoint and its signature check with it."""
+    sub = await _own_subscription(session, _manager_key_id(principal), subscription_id)
+    event_id = new_event_id()
+    delivery = WebhookDelivery(
+        subscription_id=sub.id,
+        event_id=event_id,
+        event_type=PING,
+        body={
+            "id": event_id,
+            "type": PING,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "subscription_id": sub.id,
+        },
+    )
+    session.add(delivery)
+    await session.flush()
+    await session.refresh(delivery)
+    return delivery
+
+
+async def redeliver(
+    session: AsyncSession, principal: Principal, subscription_id: int, delivery_id: int
+) -> WebhookDelivery:
+    """Send one of a subscription's deliveries again, whatever became of it: a new delivery of the same event
+    (same `webhook-id`, so a receiver that has it already drops it), due at once, retried for 24 h."""
+    sub = await _own_subscription(session, _manager_key_id(principal), subscription_id)
+    old = await session.scalar(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.subscription_id == sub.id)
+    )
+    if old is None:
+        raise WebhookNotFound(f"No delivery {delivery_id} of webhook subscription {subscription_id}")
+    again = WebhookDelivery(subscription_id=sub.id, event_id=old.event_id, event_type=old.event_type, body=old.body)
+    session.add(again)
+    await session.flush()
+    await session.refresh(again)
+    return again
 
 
 @dataclass(frozen=True, slots=True)
