@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # Signs the trail seals (services/lifecycle/seals.py); unset: derived from SECRET_KEY. Keep it out of the
     # database's reach: whoever holds it can forge seals.
     trail_seal_key: SecretStr | None = None
+    # Retention (services/lifecycle/retention.py, hourly): ages after which processed outbox entries,
+    # finished webhook deliveries and idempotency keys are deleted, and closed requests' citizen names and
+    # phones erased (0: kept); rows per batch.
+    retention_outbox_days: int = Field(7, ge=1)
+    retention_webhook_days: int = Field(30, ge=1)
+    retention_idempotency_hours: int = Field(24, ge=24)
+    retention_pii_days: int = Field(1095, ge=0)
+    retention_batch: int = Field(2000, ge=1, le=100_000)
 
     max_body_bytes: int = 1_000_000
     import_max_body_bytes: int = 64_000_000

@@ -76,6 +76,7 @@ _REQUEST_FILLED_LATER = frozenset(
     {
         "sla_state",
         "state_since",
+        "pii_erased_at",
         "lead_team_id",
         "lead_department_id",
         "handler_id",

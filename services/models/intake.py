@@ -129,6 +129,8 @@ class Request(TimestampMixin, Base):
     # When the current state of the scored columns began (NULL: since it was recorded); set by the trigger
     # that keeps the state before each change in request_states (migration 0010). Never written here.
     state_since: Mapped[datetime | None] = mapped_column(deferred=True)
+    # When the retention sweep erased the citizen's name and phone (services/lifecycle/retention.py).
+    pii_erased_at: Mapped[datetime | None]
 
 
 class RequestEvent(Base):
