@@ -201,7 +201,6 @@ def upgrade() -> None:
         sa.Column("final_handler", sa.BigInteger(), nullable=True),
         sa.Column("assignment_unit", sa.BigInteger(), nullable=True),
         sa.Column("assignment_handler", sa.BigInteger(), nullable=True),
-        sa.Column("flags", sa.Integer(), nullable=False),
         sa.Column("rows", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["score_runs.id"], name=op.f("fk_score_run_facts_run_id_score_runs"), ondelete="CASCADE"

@@ -159,10 +159,10 @@ class ScoreAppeal(TimestampMixin, Base):
 
 
 class ScoreRunFact(Base):
-    """Which requests of a run gave which facts: one row per combination of holders, category and facts
-    (`flags`: bit i set when the request counts for `tally.FLAG_NAMES[i]`), with the rows it holds as text
-    (`id` for a request's own row, `id.n` for its assignment n, comma-separated). A verification that does
-    not match compares these with a recomputation to name the requests that moved."""
+    """Which requests of a run gave which facts: one row per combination of category and holders, with its
+    rows as text (`id:flags` for a request's own row, `id.n:flags` for its assignment n, comma-separated;
+    bit i of `flags` set when the row counts for `tally.FLAG_NAMES[i]`). A verification that does not
+    match compares these with a recomputation to name the requests that moved."""
 
     __tablename__ = "score_run_facts"
     __table_args__ = (Index("ix_score_run_facts_run_id", "run_id"),)
@@ -176,5 +176,4 @@ class ScoreRunFact(Base):
     final_handler: Mapped[int | None] = mapped_column(BigInteger)
     assignment_unit: Mapped[int | None] = mapped_column(BigInteger)
     assignment_handler: Mapped[int | None] = mapped_column(BigInteger)
-    flags: Mapped[int] = mapped_column(Integer)
     rows: Mapped[str] = mapped_column(Text)

@@ -31,6 +31,7 @@ from services.models import (
     Team,
 )
 from services.org import history as org_history
+from services.scoring.tally import FLAG_NAMES
 from shared.db import get_read_engine
 
 # Hash joins and grouping over a month of requests need more than the default 4 MB: the grouping, with
@@ -115,10 +116,15 @@ _FLAGS = " | ".join(
     )
 )
 
-# The cohort's facts in one pass, grouped by (category, response holder, final lead unit, assignment unit,
-# what the row counts for), with the rows of each group as text (`id` for a request's own row, `id.n` for
-# its assignment n; one string a group costs far less to build, fetch and keep than arrays): a
-# verification that does not match can then name the requests that moved.
+_COUNTS = ",\n    ".join(
+    f"count(*) FILTER (WHERE flags & {1 << bit} <> 0) AS {name}" for bit, name in enumerate(FLAG_NAMES)
+)
+
+# The cohort's counts in one pass, grouped by (category, response holder, final lead unit, assignment unit,
+# and their handlers), with the rows of each group as text: `id:flags` for a request's own row,
+# `id.n:flags` for its assignment n, `flags` saying what the row counts for (`_FLAGS`). One string a group
+# costs little to build, fetch and keep (arrays, or grouping by the flags too, cost seconds at a million
+# requests); a verification that does not match compares them to name the requests that moved.
 #
 # Every column of the request is read as it was at as_of (`_REQUESTS_AS_OF`); assignments, evaluations and
 # appeals carry their own times and count when made by as_of.
@@ -144,8 +150,9 @@ _FLAGS = " | ".join(
 # them in the flags and grouping key.
 _FACTS = f"""
 {{appeals_cte}}
-SELECT category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler, flags,
-    count(*) AS n, string_agg(CASE WHEN rno = 1 THEN id::text ELSE id::text || '.' || rno::text END, ',') AS rows
+SELECT category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler,
+    {_COUNTS},
+    string_agg(id::text || CASE WHEN rno = 1 THEN '' ELSE '.' || rno::text END || ':' || flags::text, ',') AS rows
 FROM (
     SELECT g.category, g.resp_unit, g.resp_handler, g.fin_unit, g.fin_handler, g.asg_unit, g.asg_handler,
         g.id, g.rno, {_FLAGS} AS flags
@@ -235,7 +242,7 @@ FROM (
     ) g
     OFFSET 0
 ) f
-GROUP BY category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler, flags
+GROUP BY category, resp_unit, resp_handler, fin_unit, fin_handler, asg_unit, asg_handler
 """
 
 _APPEALED_REQUESTS = f"""
@@ -342,9 +349,9 @@ async def cohort_facts(
     with_appeals: bool = True,
     appeals_as_of: datetime | None = None,
 ) -> list[Any]:
-    """The cohort's facts, one row per (category, response holder and handler, final unit and handler,
-    assignment unit and handler, flags) with how many rows it holds and which (`id` or `id.routing_no`,
-    comma-separated)."""
+    """The cohort's counts, one row per (category, response holder and handler, final unit and handler,
+    assignment unit and handler): `requests`, the counts in `tally.FIELDS` order, then the group's rows as
+    text (`id[.routing_no]:flags`, comma-separated)."""
     # Hash aggregation: the planner, expecting a group per row, would sort a million rows instead.
     await session.execute(text("SET LOCAL enable_sort = off"))
     params = {**_cohort_params(start, end, as_of), "lo": bounds[0], "hi": bounds[1]}
@@ -522,7 +529,6 @@ _FACT_COLUMNS = (
     "final_handler",
     "assignment_unit",
     "assignment_handler",
-    "flags",
     "rows",
 )
 
@@ -539,12 +545,12 @@ async def replace_facts(session: AsyncSession, run_id: int, rows: Sequence[Seque
     await driver.copy_records_to_table(
         "score_run_facts",
         columns=_FACT_COLUMNS,
-        records=((run_id, *row[:8], row[9]) for row in rows),
+        records=((run_id, *row[:7], row[-1]) for row in rows),
     )
 
 
 async def facts(session: AsyncSession, run_id: int) -> list[Any]:
-    """A run's kept facts, as `cohort_facts` rows without the count (which the rows give)."""
+    """A run's kept facts: (category, the six holders, the rows as text), as `cohort_facts` keys and rows."""
     stmt = select(
         ScoreRunFact.category_code,
         ScoreRunFact.response_unit,
@@ -553,7 +559,6 @@ async def facts(session: AsyncSession, run_id: int) -> list[Any]:
         ScoreRunFact.final_handler,
         ScoreRunFact.assignment_unit,
         ScoreRunFact.assignment_handler,
-        ScoreRunFact.flags,
         ScoreRunFact.rows,
     ).where(ScoreRunFact.run_id == run_id)
     return [tuple(row) for row in (await session.execute(stmt)).all()]

@@ -498,17 +498,17 @@ _HOLDERS = ("response_unit", "response_handler", "final_unit", "final_handler", 
 FactKey = tuple[Any, ...]
 
 
-def _members(rows: Iterable[Sequence[Any]]) -> dict[FactKey, set[str]]:
-    """Per fact key (category, holders, flags): the rows that gave it (`id` or `id.routing_no`)."""
-    groups: dict[FactKey, set[str]] = {}
+def _members(rows: Iterable[Sequence[Any]]) -> dict[tuple[int, int], tuple[FactKey, int]]:
+    """Every row of the cohort, (request, routing number), with the key of its group (category, holders) and
+    its flags, from `cohort_facts` rows or kept facts (the rows' text last: `id[.routing_no]:flags`)."""
+    members: dict[tuple[int, int], tuple[FactKey, int]] = {}
     for row in rows:
-        groups.setdefault(tuple(row[:8]), set()).update(row[-1].split(","))
-    return groups
-
-
-def _row_of(member: str) -> tuple[int, int]:
-    request_id, _, routing_no = member.partition(".")
-    return int(request_id), int(routing_no or 1)
+        key = tuple(row[:7])
+        for member in row[-1].split(","):
+            ident, _, flags = member.partition(":")
+            request_id, _, routing_no = ident.partition(".")
+            members[int(request_id), int(routing_no or 1)] = (key, int(flags))
+    return members
 
 
 def _holder(value: int | None, handler: bool) -> str | None:
@@ -522,32 +522,32 @@ def _holder(value: int | None, handler: bool) -> str | None:
 
 def moved_facts(kept: Iterable[Sequence[Any]], fresh: Iterable[Sequence[Any]]) -> list[MovedFact]:
     """Which requests give other facts than a run counted: `kept` as the run stored them (`repository.facts`),
-    `fresh` from a recomputation (`repository.cohort_facts` rows), compared group by group, so only the
-    groups that differ are looked at request by request."""
-    before, after = _members(kept), _members(fresh)
-    was: dict[tuple[int, int], FactKey] = {}
-    now: dict[tuple[int, int], FactKey] = {}
-    for key in set(before) | set(after):
-        old_rows, new_rows = before.get(key, set()), after.get(key, set())
-        if old_rows != new_rows:
-            was.update((_row_of(row), key) for row in old_rows - new_rows)
-            now.update((_row_of(row), key) for row in new_rows - old_rows)
+    `fresh` from a recomputation (`repository.cohort_facts` rows); groups whose text is the same are skipped
+    whole, so only the groups that differ are read request by request."""
+    kept_groups = {tuple(row[:7]): row[-1] for row in kept}
+    fresh_groups = {tuple(row[:7]): row[-1] for row in fresh}
+    differing = {key for key in set(kept_groups) | set(fresh_groups) if kept_groups.get(key) != fresh_groups.get(key)}
+    was = _members((*key, kept_groups[key]) for key in differing if key in kept_groups)
+    now = _members((*key, fresh_groups[key]) for key in differing if key in fresh_groups)
     moved: list[MovedFact] = []
     for request_id, routing_no in sorted(set(was) | set(now)):
         old, new = was.get((request_id, routing_no)), now.get((request_id, routing_no))
+        if old == new:
+            continue  # the same row, listed in another order
         facts: list[tuple[str, Any, Any]] = []
         if old is None or new is None:
             facts.append(("in_cohort", old is not None, new is not None))
         else:
-            if old[0] != new[0]:
-                facts.append(("category", old[0], new[0]))
+            (old_key, old_flags), (new_key, new_flags) = old, new
+            if old_key[0] != new_key[0]:
+                facts.append(("category", old_key[0], new_key[0]))
             for i, name in enumerate(_HOLDERS, start=1):
-                if old[i] != new[i]:
+                if old_key[i] != new_key[i]:
                     handler = name.endswith("_handler")
-                    facts.append((name, _holder(old[i], handler), _holder(new[i], handler)))
+                    facts.append((name, _holder(old_key[i], handler), _holder(new_key[i], handler)))
             for bit, name in enumerate(FLAG_NAMES):
-                if (old[7] >> bit & 1) != (new[7] >> bit & 1):
-                    facts.append((name, old[7] >> bit & 1, new[7] >> bit & 1))
+                if (old_flags >> bit & 1) != (new_flags >> bit & 1):
+                    facts.append((name, old_flags >> bit & 1, new_flags >> bit & 1))
         moved.extend(
             MovedFact(request_id=request_id, routing_no=routing_no, fact=fact, old=o, new=n) for fact, o, n in facts
         )

@@ -5,7 +5,6 @@ A `Tally` is filled from the grouped SQL rows (`repository.cohort_facts`) month 
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from operator import add
 from typing import Any
 
@@ -28,7 +27,8 @@ FIELDS = (
     "returned",
 )
 WIDTH = len(FIELDS)
-# What one row of the cohort counts for, one bit each (`repository._FLAGS`): the request itself, then FIELDS.
+# What one row of the cohort counts for, one bit each (`repository._FLAGS`, the `flags` of its rows' text):
+# the request itself, then FIELDS.
 FLAG_NAMES = ("requests", *FIELDS)
 # FIELDS[0:2] count for whoever held the request for the response, FIELDS[2:12] for the final lead
 # handling unit, FIELDS[12:14] for the unit (and handler) each assignment went to.
@@ -84,11 +84,11 @@ class Tally:
 
     def add_facts(self, rows: Iterable[Sequence[Any]]) -> None:
         """Rows of `repository.cohort_facts`: (category, response holder, its handler, final unit, its handler,
-        assignment unit, its handler, flags, how many rows, ...); each slice of counts goes to the holder (and
-        handler) it belongs to."""
+        assignment unit, its handler, requests, the counts in FIELDS order, the rows as text); each slice of
+        counts goes to the holder (and handler) it belongs to."""
         for row in rows:
-            category, n = row[0], row[8]
-            counts = flag_counts(row[7], n)
+            category = row[0]
+            counts = row[7 : 8 + WIDTH]
             self.cohort += counts[0]
             for unit, handler, start, end in (
                 (row[1], row[2], 0, 2),
@@ -103,16 +103,6 @@ class Tally:
                     _add_slice(book, key, category, start, end, values)
                 if handler is not None:
                     _add_slice(self.handler, handler, category, start, end, values)
-
-
-@cache
-def _bits(flags: int) -> tuple[int, ...]:
-    return tuple(flags >> bit & 1 for bit in range(len(FLAG_NAMES)))
-
-
-def flag_counts(flags: int, n: int) -> list[int]:
-    """The counts of FLAG_NAMES that `n` rows with these flags give."""
-    return [n * bit for bit in _bits(flags)]
 
 
 def _add_slice(
