@@ -1,5 +1,14 @@
 # One image for every Minqing process (intake API, scoring service, routing worker, migrations);
 # docker-compose.yml picks the process with `command:` (the commands of cli/processes.py).
+# The web console's pinned front-end files (console/package-lock.json: Leaflet), installed by npm in a
+# stage of their own; only console/node_modules reaches the image (no node at run time, no CDN).
+FROM python:3.11-slim AS console-assets
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /assets
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -26,6 +35,8 @@ COPY intake_api ./intake_api
 COPY scoring_service ./scoring_service
 COPY routing_worker ./routing_worker
 COPY cli ./cli
+COPY console ./console
+COPY --from=console-assets /assets/node_modules ./console/node_modules
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin minqing
 

@@ -297,7 +297,14 @@ def main(argv: list[str]) -> int:
         help="check every request trail and the admin audit rows against the seals (exit 1 on any finding)",
     )
     trail.add_argument("--seal-first", action="store_true", help="seal what has settled before checking")
+    from cli import pii_rotation  # rotate-pii: PII key rotation (docs/operations.md)
+
+    pii_rotation.add_parser(sub)
     args, rest = parser.parse_known_args(argv)
+    if args.command == "rotate-pii":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return pii_rotation.command(args)
     if args.command == "run":
         ensure_secret_key()
         from cli.run import main as run

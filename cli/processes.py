@@ -26,6 +26,12 @@ WORKERS: dict[str, str] = {
     ROUTING_WORKER: "routing_worker.worker.WorkerSettings",
     LONG_WORKER: "routing_worker.worker.LongWorkerSettings",
 }
+# Each worker kind's Prometheus endpoint (docs/operations.md, "Metrics"): name -> (env var, `make run`'s
+# default port). The settings' own default is 0 (none); `make run` turns both on.
+WORKER_METRICS: dict[str, tuple[str, int]] = {
+    ROUTING_WORKER: ("WORKER_METRICS_PORT", 9101),
+    LONG_WORKER: ("LONG_WORKER_METRICS_PORT", 9102),
+}
 
 # What every process (and the migration step) needs to find its backing services. The launcher
 # sets exactly these; docker-compose.yml gives them to every app container.

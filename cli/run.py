@@ -45,7 +45,10 @@ from cli.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, s
 from cli.processes import (
     DOCS_PATH,
     HTTP_APPS,
+    INTAKE_API,
+    SCORING_SERVICE,
     SERVICE_ENV_VARS,
+    WORKER_METRICS,
     WORKERS,
     http_ports,
     load_demo_command,
@@ -103,6 +106,7 @@ class Launcher:
         self.redis: EmbeddedRedis | None = None
         self.children: list[_Child] = []
         self.credentials: list[str] = []
+        self.metrics_ports: dict[str, int] = {}  # worker name -> its metrics port, for the banner
         # Plain flags, not threading.Event: they are set from signal handlers, which must not
         # take locks the interrupted main thread may hold (nor write to stdout).
         self._stopping = False
@@ -263,6 +267,14 @@ class Launcher:
             self.say(f"error: loading the demo data failed (exit code {code}); not starting the services")
             return 1
 
+        # The console's scoring proxy (served by the intake API) calls the scoring service started here.
+        env.setdefault("CONSOLE_SCORING_URL", f"http://127.0.0.1:{ports[SCORING_SERVICE]}")
+        # The workers' metrics endpoints, on the apps' interface (0 in the environment turns one off).
+        for name, (variable, default) in WORKER_METRICS.items():
+            metrics_port = env.setdefault(variable, str(default)).strip()
+            if metrics_port.isdigit() and int(metrics_port) > 0:
+                self.metrics_ports[name] = int(metrics_port)
+        env.setdefault("WORKER_METRICS_HOST", self.host)
         self._supervise(env, ports)
         return 0
 
@@ -438,6 +450,10 @@ class Launcher:
         for name, port in ports.items():
             note = "  (not answering yet)" if name in not_ready else ""
             lines.append(f"  {name:<{self._name_width}}  http://{display_host}:{port}{DOCS_PATH}{note}")
+        if INTAKE_API in ports:
+            lines.append(f"  {'web console':<{self._name_width}}  http://{display_host}:{ports[INTAKE_API]}/console/")
+        for name, port in self.metrics_ports.items():
+            lines.append(f"  {name:<{self._name_width}}  http://{display_host}:{port}/metrics")
         lines.extend(f"  {credential}" for credential in self.credentials)
         lines.append("Press Ctrl-C to stop.")
         lines.append("")

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from console.app import mount_console
 from intake_api.routers import (
     admin_audit,
     admin_calendar,
@@ -9,14 +10,19 @@ from intake_api.routers import (
     admin_identity,
     admin_leaders,
     admin_org,
+    admin_pii,
     admin_settings,
     alerts,
+    attachments,
     audit_verify,
     auth,
     catalog,
     directory,
+    geo,
+    messages,
     open311,
     requests,
+    search,
     supervision,
     track,
     visits,
@@ -52,10 +58,16 @@ def create_app() -> FastAPI:
     app.include_router(supervision.router)
     app.include_router(directory.router)
     app.include_router(audit_verify.router)
+    app.include_router(admin_pii.router)  # PII key rotation (docs/operations.md)
+    app.include_router(geo.router)
+    app.include_router(attachments.router)
+    app.include_router(search.router)  # search, phone lookup, exports, open data (docs/search.md)
     app.webhooks.include_router(webhook_events.router)
+    messages.register(app)  # messages to citizens: SMS replies, feedback links, admin view (docs/messages.md)
     app.include_router(open311.router)
     register_error_renderer(app, "/open311", open311.render_error)
     add_readiness_warning(app, _calendar_coverage)
+    mount_console(app)  # the web console at /console/ (console/, docs/console.md)
     return app
 
 

@@ -7,6 +7,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 
+from routing_worker import metrics
 from routing_worker.jobs import load_all
 from routing_worker.jobs.webhook_jobs import close_shared_client
 from routing_worker.tasks import CRONS, TASKS
@@ -31,21 +32,31 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 async def routing_startup(ctx: dict[str, Any]) -> None:
     await startup(ctx)
+    settings = get_settings()
+    metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
     # Build the grid index before the first job, not inside it (10,000 grids take about a second).
     async with unit_of_work() as session:
         await geodata(session)
 
 
+async def long_startup(ctx: dict[str, Any]) -> None:
+    await startup(ctx)
+    settings = get_settings()
+    metrics.serve(settings.long_worker_metrics_port, settings.worker_metrics_host)
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
+    metrics.stop_serving()
     await close_shared_client()
     await dispose_engine()
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = list(TASKS.values())
+    # Every job and cron timed and counted by result (routing_worker/metrics.py), under its own name.
+    functions: ClassVar[list[Any]] = [metrics.instrumented(f, DEFAULT_QUEUE) for f in TASKS.values()]
     cron_jobs: ClassVar[list[Any]] = [
         cron(
-            cast(WorkerCoroutine, c.function),
+            cast(WorkerCoroutine, metrics.instrumented(c.function, DEFAULT_QUEUE)),
             second=c.second,
             minute=c.minute,
             run_at_startup=c.run_at_startup,
@@ -80,10 +91,10 @@ class LongWorkerSettings:
     a settings class's own attributes only, so nothing here is inherited.)
     """
 
-    functions: ClassVar[list[Any]] = list(TASKS.values())
+    functions: ClassVar[list[Any]] = [metrics.instrumented(f, LONG_QUEUE) for f in TASKS.values()]
     queue_name = LONG_QUEUE
     redis_settings: RedisSettings = redis_settings()
-    on_startup = startup
+    on_startup = long_startup
     on_shutdown = shutdown
     poll_delay = 0.5
     job_timeout = 1800

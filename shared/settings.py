@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Citizens' names and phones: AES-GCM keys `id:base64,...` (newest first) and the matching-hash key.
     pii_keys: SecretStr = SecretStr(DEV_PII_KEYS)
     pii_hash_key: SecretStr = SecretStr(DEV_PII_HASH_KEY)
+    # PII key rotation (docs/operations.md): the matching-hash key being replaced, set only while the stored
+    # hashes are recomputed under PII_HASH_KEY (matchers accept either meanwhile); rows per rotation batch.
+    pii_hash_key_previous: SecretStr | None = None
+    pii_rotation_batch: int = Field(500, ge=1, le=10_000)
     # Signs the trail seals (services/lifecycle/seals.py); unset: derived from SECRET_KEY. Keep it out of the
     # database's reach: whoever holds it can forge seals.
     trail_seal_key: SecretStr | None = None
@@ -62,6 +66,57 @@ class Settings(BaseSettings):
     # Webhooks (SPEC §8): hosts a webhook may reach even when private (an internal receiver); plain http:// URLs.
     webhook_allowed_hosts: list[str] = []
     webhook_allow_http: bool = False
+
+    # The web console (console/, served by the intake API at /console/): an optional map tile URL template
+    # ({z}/{x}/{y}; empty: the maps draw the platform's own boundaries only, no tiles) and its attribution;
+    # the scoring service's base URL, which the console's same-origin proxy (/console/scoring/...) calls.
+    console_tile_url: str = ""
+    console_tile_attribution: str = ""
+    console_scoring_url: str = "http://127.0.0.1:8001"
+
+    # Attachments (services/attachments, docs/attachments.md): per-file and per-upload limits, the types
+    # allowed (checked by content), the thumbnail size, where the files are kept (`local`: a folder, by
+    # default under `.data/`; `s3`: any S3-compatible store) and how long a signed download link lasts.
+    attachment_max_bytes: int = 10_000_000
+    attachment_max_files: int = 5
+    attachment_max_per_request: int = 30
+    attachment_allowed_types: list[str] = ["image/jpeg", "image/png", "image/webp", "application/pdf"]
+    attachment_max_pixels: int = 50_000_000
+    attachment_thumbnail_px: int = 320
+    attachment_public_px: int = 1600
+    attachment_storage: str = Field("local", description="local | s3")
+    attachment_dir: str = ".data/attachments"
+    attachment_s3_endpoint_url: str | None = None
+    attachment_s3_bucket: str = "minqing-attachments"
+    attachment_s3_region: str = "us-east-1"
+    attachment_s3_access_key_id: str | None = None
+    attachment_s3_secret_access_key: SecretStr | None = None
+    attachment_s3_prefix: str = ""
+    attachment_link_ttl_seconds: int = 300
+
+    # Messages to citizens (services/messages, docs/messages.md): the SMS gateway adapter (empty URL: no SMS
+    # is queued), the secret that signs what we send it and what it sends us (replies), the sign name (签名),
+    # its timeout and extra provider error codes (`{"CODE": "retry" | "failed"}`); at most N SMS per phone
+    # in a rolling window (more wait, none is dropped); a folder of templates overriding the built-in ones;
+    # the feedback link (`{token}` is replaced); the retry schedule (seconds after each failed attempt, the
+    # last repeating) and how long a message is retried before it is `failed`.
+    sms_gateway_url: str = ""
+    sms_gateway_secret: SecretStr = SecretStr("")
+    sms_sign_name: str = "民情"
+    sms_gateway_timeout_seconds: float = 5.0
+    sms_error_codes: dict[str, str] = {}
+    sms_per_phone_limit: int = 5
+    sms_per_phone_window_seconds: int = 3600
+    messages_templates_dir: str = ""
+    messages_feedback_url: str = "http://127.0.0.1:8000/v1/track/invitations/{token}"
+    messages_retry_seconds: list[int] = [10, 30, 60, 300, 900, 3600]
+    messages_retry_hours: int = 24
+
+    # The workers' Prometheus metrics (docs/operations.md, "Metrics"): the port each worker kind serves
+    # `/metrics` on (0: none; several workers on one host each need their own) and the interface it binds.
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
+    long_worker_metrics_port: int = Field(0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"

@@ -111,6 +111,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "engines: also run on the embedded PostgreSQL 18 and Redis 6.2 (MINQING_TEST_ENGINES=embedded)"
     )
     config.addinivalue_line("markers", "pure: plain functions with no I/O: no database, no clean state")
+    config.addinivalue_line(
+        "markers", "browser: the console in headless Chromium against the real platform (tests/console/)"
+    )
     _configure_servers()
 
 
@@ -194,6 +197,7 @@ async def clean_state(request: pytest.FixtureRequest, database: None) -> AsyncIt
 
     from services.identity.service import forget_api_keys
     from services.models import Base
+    from services.org import geojson
     from services.org.repository import forget_cached
     from services.sla.service import invalidate as invalidate_sla_cache
     from shared.db import get_engine
@@ -206,6 +210,7 @@ async def clean_state(request: pytest.FixtureRequest, database: None) -> AsyncIt
     forget_cached()
     forget_api_keys()
     invalidate_sla_cache()
+    geojson.forget()
     yield
 
 

@@ -15,6 +15,7 @@ import yaml
 from cli.processes import (
     HEALTH_PATH,
     SERVICE_ENV_VARS,
+    WORKER_METRICS,
     WORKERS,
     http_ports,
     migrate_command,
@@ -93,6 +94,15 @@ def test_worker_health_check_targets_the_launcher_worker_settings(
     assert services[name]["healthcheck"]["test"] == ["CMD", "arq", "--check", worker_settings]
 
 
+@pytest.mark.parametrize("name", sorted(WORKER_METRICS))
+def test_each_worker_serves_its_metrics_on_the_compose_network(services: dict[str, dict[str, Any]], name: str) -> None:
+    variable, port = WORKER_METRICS[name]
+    env = _environment(services[name])
+    assert (env[variable], env["WORKER_METRICS_HOST"]) == (str(port), "0.0.0.0")
+    # Exposed to the network, not published on the host: `--scale routing_worker=N` needs no port juggling.
+    assert services[name]["expose"] == [str(port)] and "ports" not in services[name]
+
+
 def test_app_services_share_one_image_built_from_the_dockerfile(services: dict[str, dict[str, Any]]) -> None:
     builds = {name: services[name]["build"] for name in BUILT_SERVICES}
     images = {services[name]["image"] for name in BUILT_SERVICES}
@@ -134,9 +144,15 @@ def test_compose_sets_the_env_vars_the_launcher_sets(services: dict[str, dict[st
 
     for name in BUILT_SERVICES:
         env = _environment(services[name])
-        assert set(env) == {*SERVICE_ENV_VARS, "ENV", *PRODUCTION_SECRETS}, name
+        # The intake API also serves the console, whose scoring proxy needs the scoring service's address
+        # (`make run` sets it to the launched scoring service; compose to its service name).
+        console = {"CONSOLE_SCORING_URL"} if name == "intake_api" else set()
+        # Each worker serves its metrics (docs/operations.md, "Metrics").
+        metrics = {WORKER_METRICS[name][0], "WORKER_METRICS_HOST"} if name in WORKER_METRICS else set()
+        assert set(env) == {*SERVICE_ENV_VARS, "ENV", *PRODUCTION_SECRETS, *console, *metrics}, name
         assert env["DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@postgres:5432/minqing"
         assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert _environment(services["intake_api"])["CONSOLE_SCORING_URL"] == "http://scoring_service:8001"
 
 
 def test_compose_runs_in_production_and_requires_its_own_keys(services: dict[str, dict[str, Any]]) -> None:
@@ -163,7 +179,11 @@ def test_production_compose_loads_no_demo_data_and_says_how_to_create_the_first_
 def test_dockerfile_installs_the_project_from_a_slim_python_as_a_non_root_user() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     instructions = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.startswith("#")]
-    assert instructions[0] == "FROM python:3.11-slim"
+    # Every stage starts from the slim Python (the first one installs the console's npm packages); the
+    # image is the last stage's.
+    stages = [line for line in instructions if line.startswith("FROM ")]
+    assert instructions[0].startswith("FROM ") and stages[-1] == "FROM python:3.11-slim"
+    assert all(re.fullmatch(r"FROM python:3\.11-slim( AS [a-z-]+)?", stage) for stage in stages), stages
     assert re.search(r"pip install (--no-deps )?\.(\s|$)", dockerfile)
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")

@@ -28,7 +28,7 @@ LAYERS = [
     "search",
     "scoring",
 ]
-APPS = ("intake_api", "scoring_service", "routing_worker", "cli", "bench", "tests")
+APPS = ("intake_api", "scoring_service", "routing_worker", "cli", "console", "bench", "tests")
 FRAMEWORKS = ("fastapi", "starlette", "arq", "uvicorn")
 
 

@@ -163,6 +163,7 @@ async def create_request(request: Request, session: SessionDep, format: FormatPa
 
 @router.get("/requests.{format}", response_model=list[ServiceRequest], responses=_responses(400, 404))
 async def list_requests(
+    request: Request,
     session: SessionDep,
     format: FormatParam,
     service_request_id: Annotated[
@@ -191,6 +192,7 @@ async def list_requests(
         start_date=start_date,
         end_date=end_date,
         status=status,
+        base_url=str(request.base_url),
     )
     return _answer("service_requests", found, format)
 
@@ -199,6 +201,7 @@ async def list_requests(
     "/requests/{service_request_id}.{format}", response_model=list[ServiceRequest], responses=_responses(400, 404)
 )
 async def get_request(
+    request: Request,
     session: SessionDep,
     service_request_id: Annotated[
         str, Path(max_length=100, description="The id answered at submission", examples=["1024"])
@@ -208,7 +211,8 @@ async def get_request(
 ) -> Response:
     """One public request; anonymous and key-group requests answer 404 like unknown ones."""
     await service.check_jurisdiction(session, jurisdiction_id)
-    return _answer("service_requests", [await service.get_request(session, service_request_id)], format)
+    found = await service.get_request(session, service_request_id, base_url=str(request.base_url))
+    return _answer("service_requests", [found], format)
 
 
 @router.get("/tokens/{token}.{format}", response_model=list[Token], responses=_responses(400, 404))

@@ -9,6 +9,7 @@ from intake_api.deps import CurrentPrincipal
 from services.intake import service
 from services.intake.schemas import (
     Channel,
+    DuplicateCheckOut,
     EventsOut,
     RequestCounts,
     RequestCreate,
@@ -86,6 +87,19 @@ async def create_request(
     response.status_code = result.status_code
     response.headers["Location"] = created.links["self"]
     return created
+
+
+@router.post(
+    "/requests/duplicate-check",
+    response_model=DuplicateCheckOut,
+    responses=problem_responses(401, 403, 413, 422, 429),
+)
+async def check_duplicates(session: SessionDep, principal: CurrentPrincipal, body: RequestCreate) -> DuplicateCheckOut:
+    """Before submitting: the open requests in your scope that this body would duplicate under the duplicate
+    rules in force (same category nearby, same unit and similar text, or same phone and near-identical text),
+    and the one `POST /v1/requests` would link it to. Nothing is created; the same body and rights as
+    `POST /v1/requests` (a window clerk's or call-taker's warning to the citizen)."""
+    return await service.check_duplicates(session, principal, body)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from redis.asyncio import Redis
 
+from routing_worker import metrics
 from routing_worker.tasks import cron_task, task
 from services.lifecycle.changes import ROUTE_TASK
 from services.routing import relay
@@ -52,6 +53,7 @@ async def route_request(ctx: dict[str, Any], request_id: int, version: int) -> s
     """Route one version of a request (and pending others); running it twice changes nothing the second time."""
     async with unit_of_work() as session:
         routed = await route_batch(session, request_id, version, extra=BATCH_EXTRA)
+    metrics.record_routing(routed.first_routings)
     redis = ctx.get("redis") or await get_queue()
     await forget_jobs(redis, routed.done_job_ids)
     outcome = routed.decision.outcome if routed.decision else "nothing to do"

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from routing_worker import metrics
 from routing_worker.tasks import cron_task
 from services.webhooks.service import BATCH_SIZE, DeliveryStats, deliver_due, make_client
 from shared.db import unit_of_work
@@ -37,6 +38,7 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
         # deliver_due opens its own short units of work: one to claim, one to record the outcomes,
         # so no transaction (and no row lock) stays open while receivers answer.
         stats = await deliver_due(unit_of_work, shared_client())
+        metrics.record_deliveries(asdict(stats))
         for name, value in asdict(stats).items():
             setattr(total, name, getattr(total, name) + value)
         if stats.claimed < BATCH_SIZE or time.monotonic() - started > SWEEP_BUDGET_SECONDS:

@@ -1,7 +1,7 @@
 """Every query of the intake domain."""
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,6 +70,11 @@ _CANDIDATES_SQL = (
     " ORDER BY received_at LIMIT 200) c ON true"
 )
 
+# The same candidates without taking an id (the duplicate check before submitting: nothing is created).
+_CANDIDATES_ONLY_SQL = _CANDIDATES_SQL.replace(
+    f"SELECT nextval('{Request.__tablename__}_id_seq') AS new_id", "SELECT 0::bigint AS new_id"
+)
+
 # Columns routing, handling and the clock fill later (and the row's own timestamps): a new request
 # leaves them to their defaults. Every other column of `requests` is written at intake.
 _REQUEST_FILLED_LATER = frozenset(
@@ -77,6 +82,8 @@ _REQUEST_FILLED_LATER = frozenset(
         "sla_state",
         "state_since",
         "pii_erased_at",
+        "notes_text",
+        "search_body",
         "lead_team_id",
         "lead_department_id",
         "handler_id",
@@ -181,11 +188,13 @@ async def new_request_id_and_candidates(
     lat: float | None,
     lon: float | None,
     org_unit_id: int | None,
-    phone_hash: str | None,
+    phone_hashes: Sequence[str],
     rules: DuplicateRules = DEFAULT_RULES,
+    reserve_id: bool = True,
 ) -> tuple[int, list[Candidate]]:
     """A new request id, and the open requests that might be duplicates (an indexed prefilter by `rules`'
-    distance and windows; `duplicates.is_duplicate` decides), in one round trip."""
+    distance and windows; `duplicates.is_duplicate` decides), in one round trip. `reserve_id=False`: only
+    the candidates (a check before submitting), no id taken from the sequence (the id returned is 0)."""
     args: list[Any] = [received_at]
     clauses = []
     nearby_window = timedelta(hours=rules.nearby_window_hours)
@@ -195,13 +204,22 @@ async def new_request_id_and_candidates(
     elif org_unit_id is not None:
         args += [category, received_at - nearby_window, org_unit_id]
         clauses.append("category_code = $2 AND received_at >= $3 AND lat IS NULL AND org_unit_id = $4")
-    if phone_hash is not None:
-        args += [phone_hash, received_at - timedelta(hours=rules.same_phone_window_hours)]
-        clauses.append(f"citizen_phone_hash = ${len(args) - 1} AND received_at >= ${len(args)}")
+    if phone_hashes:
+        # The phone's hashes (two while the hash key rotates, shared/crypto.py `phone_hashes`): either matches.
+        one = len(phone_hashes) == 1
+        args += [
+            phone_hashes[0] if one else list(phone_hashes),
+            received_at - timedelta(hours=rules.same_phone_window_hours),
+        ]
+        match = f"= ${len(args) - 1}" if one else f"= ANY(${len(args) - 1}::text[])"
+        clauses.append(f"citizen_phone_hash {match} AND received_at >= ${len(args)}")
     conn = await driver_connection(session)
     if not clauses:
+        if not reserve_id:
+            return 0, []
         return int(await conn.fetchval("SELECT nextval('requests_id_seq')")), []
-    rows = await conn.fetch(_CANDIDATES_SQL.format(" OR ".join(f"({c})" for c in clauses)), *args)
+    sql = _CANDIDATES_SQL if reserve_id else _CANDIDATES_ONLY_SQL
+    rows = await conn.fetch(sql.format(" OR ".join(f"({c})" for c in clauses)), *args)
     candidates = [
         Candidate(
             r["id"],
@@ -213,7 +231,9 @@ async def new_request_id_and_candidates(
                 r["lat"],
                 r["lon"],
                 r["org_unit_id"],
-                r["citizen_phone_hash"],
+                phone_hashes[0]
+                if phone_hashes and r["citizen_phone_hash"] in phone_hashes
+                else r["citizen_phone_hash"],
                 r["description"],
             ),
         )

@@ -162,6 +162,30 @@ class RequestCreated(BaseModel):
     links: dict[str, str]
 
 
+class DuplicateCandidate(BaseModel):
+    """An open request in your scope that a new request like this one would duplicate."""
+
+    id: int
+    tracking_no: str
+    status: Status
+    category: str
+    received_at: LocalDateTime
+    address: str | None
+    org_unit_code: str | None
+    description: str = Field(description="The citizen's words on the earlier request")
+
+
+class DuplicateCheckOut(BaseModel):
+    """What `POST /v1/requests` would do with this body about duplicates, without creating anything."""
+
+    duplicate_of: RequestRef | None = Field(
+        description="The request intake would link the new one to (the earliest match, or its original)"
+    )
+    candidates: list[DuplicateCandidate] = Field(
+        description="Every open request in your scope it matches, oldest first"
+    )
+
+
 class LocationOut(BaseModel):
     lat: float | None
     lon: float | None

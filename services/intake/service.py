@@ -13,7 +13,7 @@ from services.intake import repository as repo
 from services.intake.attributes import check_attributes
 from services.intake.auth import may_reveal_pii
 from services.intake.coords import to_wgs84
-from services.intake.duplicates import RequestFacts, first_duplicate
+from services.intake.duplicates import RequestFacts, first_duplicate, is_duplicate, trigrams
 from services.intake.errors import AlreadyAssessed, RequestNotFound
 from services.intake.phones import last4, mask_name, mask_phone
 from services.intake.schemas import (
@@ -23,6 +23,8 @@ from services.intake.schemas import (
     CoTaskOut,
     DepartmentRef,
     Due,
+    DuplicateCandidate,
+    DuplicateCheckOut,
     EventOut,
     EventsOut,
     FeedbackSeen,
@@ -54,7 +56,8 @@ from services.sla import service as sla
 from services.sla.calendar import SHANGHAI
 from services.sla.policy import deadlines, pick_policy
 from shared.auth import Principal, actor_of
-from shared.crypto import field_cipher, keyed_hash
+from shared.crypto import field_cipher
+from shared.crypto import phone_hashes as crypto_phone_hashes
 from shared.errors import Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import (
     Page,
@@ -147,6 +150,61 @@ async def _place(session: AsyncSession, principal: Principal, data: RequestCreat
     return _Place(lat, lon, unit)
 
 
+async def check_duplicates(session: AsyncSession, principal: Principal, data: RequestCreate) -> DuplicateCheckOut:
+    """The duplicate rules applied to `data` as `POST /v1/requests` would apply them now, creating nothing:
+    the open requests in the caller's scope it matches, so a clerk can warn the citizen before submitting."""
+    auth.check_can_create(principal, data.channel)
+    category = await _active_category(session, data.category, data.channel)
+    place = await _place(session, principal, data)
+    phone_hashes = crypto_phone_hashes(data.citizen.phone) if data.citizen.phone else []
+    phone_hash = phone_hashes[0] if phone_hashes else None
+    unit_id = place.unit.id if place.unit else None
+    rules = (await config.current(session)).duplicates
+    now = datetime.now(UTC)
+    _, candidates = await repo.new_request_id_and_candidates(
+        session,
+        received_at=now,
+        category=category.code,
+        lat=place.lat,
+        lon=place.lon,
+        org_unit_id=unit_id,
+        phone_hashes=phone_hashes,
+        rules=rules,
+        reserve_id=False,
+    )
+    new_facts = RequestFacts(now, category.code, place.lat, place.lon, unit_id, phone_hash, data.description)
+    own = trigrams(data.description)
+    matching = [c for c in candidates if is_duplicate(new_facts, c.facts, rules, new_trigrams=own)]
+    match = first_duplicate(new_facts, [(c.id, c.facts) for c in matching], rules)
+    rows = {r.id: r for r in await session.scalars(select(Request).where(Request.id.in_([c.id for c in matching])))}
+    visible = [rows[c.id] for c in matching if c.id in rows and await can_see(session, principal, rows[c.id])]
+    units = await org_repo.codes_of_units(session, {r.org_unit_id for r in visible if r.org_unit_id is not None})
+    duplicate_of = None
+    chosen = next((c for c in matching if c.id == match), None)
+    if chosen is not None and chosen.id in {r.id for r in visible}:
+        original = (
+            rows[chosen.id] if chosen.duplicate_of_id is None else await session.get(Request, chosen.duplicate_of_id)
+        )
+        if original is not None and await can_see(session, principal, original):
+            duplicate_of = RequestRef(id=original.id, tracking_no=original.tracking_no)
+    return DuplicateCheckOut(
+        duplicate_of=duplicate_of,
+        candidates=[
+            DuplicateCandidate(
+                id=r.id,
+                tracking_no=r.tracking_no,
+                status=r.status,
+                category=r.category_code,
+                received_at=r.received_at,
+                address=r.address,
+                org_unit_code=units.get(r.org_unit_id) if r.org_unit_id is not None else None,
+                description=r.description,
+            )
+            for r in sorted(visible, key=lambda r: (r.received_at, r.id))
+        ],
+    )
+
+
 def _priority(category: Category, requested: str | None) -> str:
     """Key-group categories are `high` at intake (unless an emergency), so the first deadlines are final."""
     if requested == "emergency":
@@ -176,7 +234,8 @@ async def _create(
 
     cipher = field_cipher()
     phone = data.citizen.phone
-    phone_hash = keyed_hash(phone) if phone else None
+    phone_hashes = crypto_phone_hashes(phone) if phone else []  # the first is stored; any of them matches
+    phone_hash = phone_hashes[0] if phone_hashes else None
     unit_id = place.unit.id if place.unit else None
     duplicate_rules = (await config.current(session)).duplicates  # cached: no query in the common case
     request_id, candidates = await repo.new_request_id_and_candidates(
@@ -186,7 +245,7 @@ async def _create(
         lat=place.lat,
         lon=place.lon,
         org_unit_id=unit_id,
-        phone_hash=phone_hash,
+        phone_hashes=phone_hashes,
         rules=duplicate_rules,
     )
     new_facts = RequestFacts(received_at, category.code, place.lat, place.lon, unit_id, phone_hash, data.description)

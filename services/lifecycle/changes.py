@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lifecycle.events import GENESIS, chain_to, lock_chains
 from services.lifecycle.notices import webhook_actor
+from services.messages.queue import queue_messages
 from services.models import OutboxEntry, Request, RequestEvent
 from services.webhooks.service import emit_many
 from shared.queue import enqueue_after_commit
@@ -93,7 +94,8 @@ class ChangeBatch:
             self.status_changes.append((fields, webhook_actor(request)))
 
     async def write(self, session: AsyncSession) -> None:
-        """Chain and insert the recorded events, then emit `request.status_changed` for the status changes."""
+        """Chain and insert the recorded events, queue the citizens' messages they call for, then emit
+        `request.status_changed` for the status changes."""
         if not self.events:
             return
         ids = sorted({e.request_id for e in self.events})
@@ -111,6 +113,8 @@ class ChangeBatch:
             values.append(chain_to(event, seq + 1, prev_hash))
             chain[event.request_id] = (event.seq, event.hash)
         await session.execute(insert(RequestEvent).execution_options(render_nulls=True), values)
+        # What the citizen is told (receipt, public reply, resolution, reopening): docs/messages.md.
+        await queue_messages(session, zip(self.requests, self.events, strict=True))
         if self.status_changes:
             await emit_many(session, "request.status_changed", self.status_changes)
         self.events, self.requests, self.status_changes = [], [], []

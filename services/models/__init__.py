@@ -3,7 +3,7 @@ domains refer to each other (requests to units, assignments to staff), and one p
 references from becoming imports between domains. Import tables from here: `from services.models import Request`."""
 
 # Newer domains' tables, registered by importing their modules; import those tables from the module itself.
-from services.models import attachments, messages, retention, seals  # noqa: F401
+from services.models import attachments, messages, retention, rotation, seals  # noqa: F401
 from services.models.alerts import HotspotAlert
 from services.models.audit import AdminAuditEntry
 from services.models.config import RuleSettingsRow

@@ -160,8 +160,10 @@ def service_request(
     agency: str | None,
     unit_code: str | None,
     latest_public_note: str | None,
+    media_url: str | None = None,
 ) -> ServiceRequest:
-    """The public view: no citizen fields at all, and numbers typed into text redacted."""
+    """The public view: no citizen fields at all, and numbers typed into text redacted. `media_url`: the
+    public copy of an attached photo, which wins over the link the client sent."""
     return ServiceRequest(
         service_request_id=str(request.id),
         status=public_status(request.status),
@@ -179,7 +181,7 @@ def service_request(
         zipcode=None,
         lat=request.lat,
         long=request.lon,
-        media_url=request.media_urls[0] if request.media_urls else None,
+        media_url=media_url or (request.media_urls[0] if request.media_urls else None),
     )
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.attachments import service as attachments
 from services.identity.service import api_key_principal
 from services.intake import service as intake
 from services.intake.phones import normalise_phone
@@ -197,8 +198,12 @@ async def submit(session: AsyncSession, submission: Submission) -> Created:
 # ---- the public view -------------------------------------------------------------------------
 
 
-async def _public_views(session: AsyncSession, rows: list[tuple[Request, str]]) -> list[ServiceRequest]:
+async def _public_views(
+    session: AsyncSession, rows: list[tuple[Request, str]], base_url: str | None = None
+) -> list[ServiceRequest]:
     requests = [r for r, _ in rows]
+    # A photo attached here is shown through its public copy (no metadata); else the link the client sent.
+    media = await attachments.public_tokens(session, [r.id for r in requests]) if base_url is not None else {}
     teams, departments = await repo.handling_unit_names(
         session,
         {r.lead_team_id for r in requests if r.lead_team_id is not None},
@@ -213,9 +218,26 @@ async def _public_views(session: AsyncSession, rows: list[tuple[Request, str]]) 
             agency=mapping.agency_responsible(request, teams, departments),
             unit_code=units.get(request.org_unit_id) if request.org_unit_id is not None else None,
             latest_public_note=notes.get(request.id),
+            media_url=_media_url(base_url, media.get(request.id)),
         )
         for request, name in rows
     ]
+
+
+def _media_url(base_url: str | None, token: str | None) -> str | None:
+    return f"{base_url.rstrip('/')}/open311/v2/media/{token}.jpg" if base_url is not None and token else None
+
+
+async def public_media(session: AsyncSession, token: str) -> bytes:
+    """The public copy behind a `media_url`, while its request is public; else the same 404 as unknown."""
+    data = await attachments.public_copy(session, token, is_public=lambda request_id: _is_public(session, request_id))
+    if data is None:
+        raise ServiceRequestNotFound("No such media")
+    return data
+
+
+async def _is_public(session: AsyncSession, request_id: int) -> bool:
+    return await repo.public_request(session, request_id) is not None
 
 
 async def find_requests(
@@ -226,6 +248,7 @@ async def find_requests(
     start_date: str | None,
     end_date: str | None,
     status: str | None,
+    base_url: str | None = None,
 ) -> list[ServiceRequest]:
     """Public requests, newest first, at most 1000; `service_request_id` overrides the other filters
     (ids that cannot exist are left out; when none is left the answer is empty)."""
@@ -246,7 +269,7 @@ async def find_requests(
         received_to=received_to,
         limit=MAX_RESULTS,
     )
-    return await _public_views(session, rows)
+    return await _public_views(session, rows, base_url)
 
 
 async def _public_row(session: AsyncSession, raw_id: str) -> tuple[Request, str]:
@@ -257,9 +280,9 @@ async def _public_row(session: AsyncSession, raw_id: str) -> tuple[Request, str]
     return row
 
 
-async def get_request(session: AsyncSession, raw_id: str) -> ServiceRequest:
+async def get_request(session: AsyncSession, raw_id: str, base_url: str | None = None) -> ServiceRequest:
     """One public request; unknown, anonymous and key-group requests are all the same 404."""
-    return (await _public_views(session, [await _public_row(session, raw_id)]))[0]
+    return (await _public_views(session, [await _public_row(session, raw_id)], base_url))[0]
 
 
 async def token(session: AsyncSession, raw_token: str) -> Token:

@@ -50,6 +50,9 @@ class Routed:
     decision: Decision | None  # for the job's own request; None: nothing to do
     routed: int  # decisions committed, the job's own included
     done_job_ids: list[str]  # other route jobs whose work this transaction did: they have nothing left to do
+    # (received_at, outcome) of each request this transaction routed for the first time: the worker's
+    # intake-to-routing latency (docs/operations.md, "Metrics"); re-routes after a return are not in it.
+    first_routings: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 async def route_batch(session: AsyncSession, request_id: int, version: int, *, extra: int) -> Routed:
@@ -61,13 +64,17 @@ async def route_batch(session: AsyncSession, request_id: int, version: int, *, e
         # a batch following duplicates may wait for this job, and this job then never waits for a batch.
         await _mark_outbox_done(session, [(request_id, version)])
         decision = await _route_duplicate(session, request) if request is not None and due else None
-        return Routed(decision, int(decision is not None), [])
+        first = [(request.received_at, decision.outcome)] if decision and request and request.routing_no == 1 else []
+        return Routed(decision, int(decision is not None), [], first)
     others = await _claim_pending(session, request_id, extra) if extra > 0 else []
     marked = await _mark_outbox_done(session, [(request_id, version), *((r.id, r.version) for r in others)])
     pending = {(rid, v) for rid, _, v in marked}
     batch = ([request] if due else []) + [r for r in others if (r.id, r.version) in pending]
     decisions = await _route_all(session, batch)
-    return Routed(decisions.get(request_id), len(decisions), [job for rid, job, _ in marked if rid != request_id])
+    first = [(r.received_at, decisions[r.id].outcome) for r in batch if r.routing_no == 1]
+    return Routed(
+        decisions.get(request_id), len(decisions), [job for rid, job, _ in marked if rid != request_id], first
+    )
 
 
 async def _claim_pending(session: AsyncSession, own_id: int, limit: int) -> list[Request]:

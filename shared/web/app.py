@@ -42,7 +42,11 @@ def create_base_app(*, title: str, description: str, service: str) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
-        overrides={"/grids/import": settings.import_max_body_bytes},
+        overrides={
+            "/grids/import": settings.import_max_body_bytes,
+            # An upload's files, each up to its limit, and the form around them (docs/attachments.md).
+            "/attachments": settings.attachment_max_files * settings.attachment_max_bytes + 65_536,
+        },
     )
     if settings.cors_origins:
         app.add_middleware(
