@@ -4,10 +4,12 @@ invitation, an SMS reply that reopens, reopening; errors and timeouts lose nothi
 anonymous requesters are never messaged; the per-phone limit; the phone decrypted only in the sender."""
 
 import asyncio
+import os
 import inspect
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,9 @@ from tests.factories import at_grid
 from tests.kit import accept_and_resolve, create_request, drain, handler_of, routed_to_handler
 from tests.services.messages.gateway_fake import HANG, Behaviour, SmsGatewayFake, signed_reply, use_gateway
 from tests.settings import set_setting
+
+# Callers are named relative to the checkout, wherever it is cloned.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PHONE = "13800001234"
 
@@ -199,7 +204,7 @@ async def test_the_phone_is_decrypted_only_inside_the_sender(session, intake_cli
         clear = original(self, blob, context=context)
         if clear == PHONE:
             frame = inspect.stack()[1]
-            callers.append((frame.filename.split("/main/")[-1], frame.function))
+            callers.append((os.path.relpath(frame.filename, REPO_ROOT), frame.function))
         return clear
 
     monkeypatch.setattr(FieldCipher, "decrypt", spy)
