@@ -4,12 +4,11 @@ invitation, an SMS reply that reopens, reopening; errors and timeouts lose nothi
 anonymous requesters are never messaged; the per-phone limit; the phone decrypted only in the sender."""
 
 import asyncio
-import os
 import inspect
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from tests.services.messages.gateway_fake import HANG, Behaviour, SmsGatewayFake
 from tests.settings import set_setting
 
 # Callers are named relative to the checkout, wherever it is cloned.
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PHONE = "13800001234"
 
