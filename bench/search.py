@@ -211,8 +211,8 @@ async def generate(dsn: str, total: int, start: datetime, end: datetime) -> floa
     span = (end - start).total_seconds()
     conn = await asyncpg.connect(dsn)
     try:
-        index_sql = await conn.fetchval("SELECT pg_get_indexdef('ix_requests_search_chars'::regclass)")
-        await conn.execute("DROP INDEX ix_requests_search_chars")
+        index_sql = await conn.fetchval("SELECT pg_get_indexdef('ix_requests_search_keys'::regclass)")
+        await conn.execute("DROP INDEX ix_requests_search_keys")
         await conn.execute("SET session_replication_role = replica")
         done = 0
         while done < total:
@@ -251,7 +251,7 @@ async def generate(dsn: str, total: int, start: datetime, end: datetime) -> floa
         index_seconds = time.perf_counter() - t0
         kit.log(f"  search index built in {index_seconds:.1f} s")
         await conn.execute("VACUUM ANALYZE requests")
-        size = await conn.fetchval("SELECT pg_size_pretty(pg_relation_size('ix_requests_search_chars'))")
+        size = await conn.fetchval("SELECT pg_size_pretty(pg_relation_size('ix_requests_search_keys'))")
         table = await conn.fetchval("SELECT pg_size_pretty(pg_relation_size('requests'))")
         kit.log(f"  requests table {table}, search index {size}")
     finally:

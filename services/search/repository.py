@@ -1,10 +1,12 @@
 """Every query of search and exports, over the intake's own visible-requests statement."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, func, literal, select, text
+from sqlalchemy import ColumnElement, Select, Text, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -12,8 +14,20 @@ from sqlalchemy.orm import aliased
 from services.models import Category, Department, OrgUnit, Request, Team
 from services.search.text import Query
 
-# The expression of migration 0013's index, spelled the same way so the planner matches it.
-SEARCH_CHARS = func.string_to_array(Request.search_body, None, type_=ARRAY(Text))
+# The expression of migration 0017's index, spelled the same way so the planner matches it.
+SEARCH_KEYS = func.search_keys(Request.search_body, Request.received_at, type_=ARRAY(Text))
+
+SECONDS_A_DAY = 86400
+
+
+def day_number(at: datetime) -> int:
+    """The UTC day of an instant, as the database's `search_day` numbers it."""
+    return math.floor(at.timestamp() / SECONDS_A_DAY)
+
+
+def day_keys(days: range) -> list[str]:
+    """The index keys of these days (`search_day`)."""
+    return [f"d{day}" for day in days]
 
 
 def _normalised(value: str) -> ColumnElement[str]:
@@ -21,15 +35,15 @@ def _normalised(value: str) -> ColumnElement[str]:
     return func.search_text(literal(value, Text), None, None, type_=Text)
 
 
-def matching(query: Query) -> list[ColumnElement[bool]]:
-    """Conditions for "every word of the query occurs": each word as a substring of the stored body (a
-    cheap check per row, written first so it runs first), and the query's characters through the index."""
+def matching(query: Query, days: range) -> list[ColumnElement[bool]]:
+    """Conditions for "every word of the query occurs, in a request received on one of these days": through
+    the index, the words' bigrams (normalised by the database, as the body was) and the days; each word then
+    confirmed as a substring of the stored body."""
     conditions: list[ColumnElement[bool]] = [
-        func.strpos(Request.search_body, _normalised(term)) > 0 for term in query.terms
+        SEARCH_KEYS.contains(func.search_query_grams(literal(list(query.terms), ARRAY(Text)), type_=ARRAY(Text))),
+        SEARCH_KEYS.overlap(literal(day_keys(days), ARRAY(Text))),
     ]
-    conditions.append(
-        SEARCH_CHARS.contains(func.string_to_array(_normalised("".join(query.chars)), None, type_=ARRAY(Text)))
-    )
+    conditions += [func.strpos(Request.search_body, _normalised(term)) > 0 for term in query.terms]
     return conditions
 
 
@@ -41,20 +55,24 @@ class Candidate:
     notes: str | None
 
 
+async def received_span(session: AsyncSession) -> tuple[datetime, datetime] | None:
+    """The first and last receipt of any request (two walks of the `received_at` index), or None."""
+    first, last = (await session.execute(select(func.min(Request.received_at), func.max(Request.received_at)))).one()
+    return (first, last) if first is not None and last is not None else None
+
+
 async def candidates(
-    session: AsyncSession, visible: Select[Request], query: Query, *, up_to_id: int | None, window: int
+    session: AsyncSession, visible: Select[Request], query: Query, *, up_to_id: int, days: range, limit: int
 ) -> list[Candidate]:
-    """The newest `window` visible requests (ids up to `up_to_id`) holding every term, newest first."""
-    stmt = visible.with_only_columns(Request.id, Request.description, Request.address, Request.notes_text).where(
-        *matching(query)
+    """Up to `limit` visible requests (ids up to `up_to_id`) received on `days` and holding every word,
+    newest first."""
+    stmt = (
+        visible.with_only_columns(Request.id, Request.description, Request.address, Request.notes_text)
+        .where(*matching(query, days), Request.id <= up_to_id)
+        .order_by(Request.id.desc())
+        .limit(limit)
     )
-    if up_to_id is not None:
-        stmt = stmt.where(Request.id <= up_to_id)
-    # Plan for these very words: a common one is best found walking back from the newest request, a rare
-    # one through the index; a cached generic plan would pick one way for all.
-    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    rows = await session.execute(stmt.order_by(Request.id.desc()).limit(window))
-    return [Candidate(*row) for row in rows]
+    return [Candidate(*row) for row in await session.execute(stmt)]
 
 
 async def requests_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Request]:

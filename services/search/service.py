@@ -14,7 +14,7 @@ from services.models import Request
 from services.search import auth
 from services.search import repository as repo
 from services.search.schemas import PhoneLookup, SearchHit, SearchPage
-from services.search.text import Query, QueryProblem, parse_query, rank
+from services.search.text import Query, QueryProblem, day_steps, parse_query, rank
 from shared.auth import Principal
 from shared.crypto import phone_hashes
 from shared.errors import InvalidInput, field_error
@@ -30,6 +30,29 @@ from shared.pagination import (
 # Ranking reads the newest WINDOW matches of a query (bounded work however common its words: a year of a
 # city holds hundreds of thousands of `噪音`); older ones are reached with filters or `received_to`.
 WINDOW = 1000
+
+
+async def _window(
+    session: AsyncSession, visible: Select[Request], query: Query, filters: intake.RequestFilters, *, up_to_id: int
+) -> list[repo.Candidate]:
+    """The newest WINDOW + 1 matches (by day of receipt, then id): day by day back from the newest receipt in
+    growing steps (`day_steps`), within the `received_from`/`received_to` filters, until the window is full."""
+    span = await repo.received_span(session)
+    if span is None:
+        return []
+    first, last = span
+    if filters.received_from is not None:
+        first = max(first, filters.received_from)
+    if filters.received_to is not None:
+        last = min(last, filters.received_to)
+    found: list[repo.Candidate] = []
+    for days in day_steps(repo.day_number(first), repo.day_number(last)):
+        found += await repo.candidates(
+            session, visible, query, up_to_id=up_to_id, days=days, limit=WINDOW + 1 - len(found)
+        )
+        if len(found) > WINDOW:
+            break
+    return found
 
 
 async def visible(session: AsyncSession, principal: Principal, filters: intake.RequestFilters) -> Select[Request]:
@@ -71,17 +94,17 @@ async def search_requests(
 ) -> SearchPage:
     """Requests in scope holding every word of `q`, best first (then newest), cursor-paged.
 
-    The first page fixes the newest request id it saw; later pages rank the same window (new requests
+    The first page fixes the newest request id there is; later pages rank the same window (new requests
     arriving meanwhile do not shift the pages), and the cursor is the last (score, id) handed out.
     """
     auth.check_can_search(principal)
     query = read_query(q)
     after = _read_cursor(cursor)
     stmt = await visible(session, principal, filters)
-    found = await repo.candidates(session, stmt, query, up_to_id=after[0] if after else None, window=WINDOW + 1)
+    up_to_id = after[0] if after else await repo.newest_id(session)
+    found = await _window(session, stmt, query, filters, up_to_id=up_to_id)
     window_full = len(found) > WINDOW
     found = found[:WINDOW]
-    up_to_id = after[0] if after else (found[0].id if found else 0)
     scored = sorted(
         ((rank(query, c.description, c.address, c.notes), c.id) for c in found),
         key=lambda item: (-item[0].score, -item[1]),

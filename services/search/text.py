@@ -11,6 +11,7 @@ texts and to the query's words alike, so the two always agree.
 """
 
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Characters that separate the words of a query: ASCII spaces and punctuation, CJK punctuation (after NFKC,
@@ -43,10 +44,10 @@ class QueryProblem(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A query read for the index: every term must occur as a substring; `chars` narrow through the index."""
+    """A query read for the index: every term must occur as a substring; their bigrams narrow through the
+    index (computed by the database, after its own normalisation: repository.matching)."""
 
     terms: tuple[str, ...]
-    chars: tuple[str, ...]
 
     @property
     def phrase(self) -> str:
@@ -54,7 +55,7 @@ class Query:
 
 
 def parse_query(query: str) -> Query:
-    """The words and index characters of a query. At least one word needs two characters: one character
+    """The words of a query. At least one word needs two characters: one character
     (`水`, `路`) is in a large share of a year's requests and ranks nothing; beside a longer word it filters."""
     if len(query) > MAX_QUERY_CHARS:
         raise QueryProblem(f"at most {MAX_QUERY_CHARS} characters")
@@ -65,8 +66,7 @@ def parse_query(query: str) -> Query:
         raise QueryProblem(f"at most {MAX_TERMS} words")
     if all(len(t) < MIN_TERM for t in terms):
         raise QueryProblem(f"at least one word of {MIN_TERM} or more characters (Chinese: two characters)")
-    chars = sorted({c for t in terms for c in t})
-    return Query(terms=tuple(terms), chars=tuple(chars))
+    return Query(terms=tuple(terms))
 
 
 # ---- ranking ---------------------------------------------------------------------------------------------
@@ -115,3 +115,21 @@ def rank(query: Query, description: str, address: str | None, notes: str | None)
     if length:
         score += FOCUS_WEIGHT * min(1.0, covered / length)
     return Scored(round(score, 4), tuple(name for name in FIELD_WEIGHTS if name in matched))
+
+
+# ---- the walk back through the days ----------------------------------------------------------------------
+
+FIRST_STEP_DAYS = 1
+STEP_GROWTH = 3  # each step reads three times the days of the one before: 1, 3, 9, 27, … (6 steps a year)
+
+
+def day_steps(first: int, last: int) -> Iterator[range]:
+    """The days `first..last` (inclusive) newest first, in contiguous steps growing by STEP_GROWTH: a common
+    word fills the window within the first day or two, a rare one reaches a year's start in a few queries."""
+    size = FIRST_STEP_DAYS
+    top = last
+    while top >= first:
+        bottom = max(first, top - size + 1)
+        yield range(bottom, top + 1)
+        top = bottom - 1
+        size *= STEP_GROWTH

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from services.lifecycle.events import append_event
 from services.models import AdminAuditEntry
+from services.search import service as search_service
 from services.search.service import phone_reference
 from shared.crypto import field_cipher, keyed_hash
 from tests.factories import bearer, make_catalog, make_request, make_small_city, make_staff
@@ -124,6 +125,26 @@ async def test_pages_follow_the_ranking_without_repeats_and_new_requests_do_not_
     assert sorted(seen) == made
     assert scores == sorted(scores, reverse=True)
     assert seen[0] == made[0]  # the shortest, most focused text first
+
+
+async def test_the_window_walks_back_day_by_day_to_the_oldest_match_and_stops_when_full(
+    intake_client: Any, session: Any, city: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = city["units"]["330203001001001"]
+    now = datetime.now(UTC)
+    ages = [0, 1, 2, 5, 40, 400]  # days: one in each of the first steps (1, 3, 9, 27 days), then far back
+    made = {age: await _request(session, grid, "楼道堆放杂物", received_at=now - timedelta(days=age)) for age in ages}
+    await _request(session, grid, "楼道灯不亮", received_at=now - timedelta(days=3))
+    search = "/v1/search/requests"
+    body = (await intake_client.get(search, params={"q": "堆放杂物"}, headers=city["city"])).json()
+    assert sorted(_ids(body)) == sorted(made.values()) and body["window_full"] is False
+
+    monkeypatch.setattr(search_service, "WINDOW", 3)
+    body = (await intake_client.get(search, params={"q": "楼道 杂物"}, headers=city["city"])).json()
+    assert set(_ids(body)) == {made[0], made[1], made[2]} and body["window_full"] is True  # the newest three
+    before = (now - timedelta(days=30)).isoformat()
+    body = (await intake_client.get(search, params={"q": "杂物", "received_to": before}, headers=city["city"])).json()
+    assert set(_ids(body)) == {made[40], made[400]} and body["window_full"] is False
 
 
 async def test_short_empty_and_malformed_input_is_a_422_naming_the_field(

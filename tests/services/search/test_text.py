@@ -1,13 +1,15 @@
 """The search rules by themselves: reading a query, ranking, coarsening for open data; and the database's
 normalisation agreeing with Python's."""
 
+import math
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from services.search.exports import CELL_DEGREES, coarsen, spreadsheet_safe
-from services.search.text import QueryProblem, normalise, parse_query, rank, terms_of
+from services.search.text import STEP_GROWTH, QueryProblem, day_steps, normalise, parse_query, rank, terms_of
 
 pure = pytest.mark.pure
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
@@ -17,7 +19,6 @@ CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 def test_a_chinese_query_is_words_split_on_spaces_and_punctuation_only() -> None:
     query = parse_query("幸福小区，３号楼 噪音扰民")
     assert query.terms == ("幸福小区", "3号楼", "噪音扰民")
-    assert set(query.chars) == set("幸福小区3号楼噪音扰民")
 
 
 @pure
@@ -89,3 +90,17 @@ async def test_the_database_normalises_as_python_does(session: object, text: str
     """`search_text` in SQL (migration 0013) and `normalise` agree, so words typed are found as stored."""
     in_sql = await session.scalar(select(func.search_text(text, None, None)))  # type: ignore[attr-defined]
     assert in_sql == normalise(text)
+
+
+@pure
+@given(first=st.integers(min_value=19_000, max_value=21_000), length=st.integers(min_value=0, max_value=4_000))
+def test_the_walk_back_covers_every_day_once_newest_first_in_growing_steps(first: int, length: int) -> None:
+    last = first + length - 1
+    steps = list(day_steps(first, last))
+    days = [day for step in steps for day in reversed(step)]
+    assert days == list(range(last, first - 1, -1))  # every day once, newest first, no gap
+    assert all(len(step) > 0 for step in steps)
+    sizes = [len(step) for step in steps]
+    assert all(size == STEP_GROWTH**i for i, size in enumerate(sizes[:-1]))  # only the oldest step is cut short
+    # A year is a handful of queries: 1 + 3 + 9 + … covers it in log3 steps.
+    assert len(steps) <= max(1, math.ceil(math.log(2 * length + 1, STEP_GROWTH)))
