@@ -41,10 +41,12 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 $$
 """
 
+# Schema-qualified calls: PostgreSQL 17 and later build and maintain indexes with a search_path of
+# pg_catalog only, where an unqualified `search_grams` would not be found.
 _KEYS = """
 CREATE FUNCTION search_keys(body text, received_at timestamptz) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(search_grams(body), '{}') || coalesce(search_day(received_at), 'd')
+    SELECT coalesce(public.search_grams(body), '{}') || coalesce(public.search_day(received_at), 'd')
 $$
 """
 
@@ -53,7 +55,7 @@ _QUERY_GRAMS = """
 CREATE FUNCTION search_query_grams(terms text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(DISTINCT g), '{}')
-    FROM unnest(terms) AS t, unnest(search_grams(search_text(t, NULL, NULL))) AS g
+    FROM unnest(terms) AS t, unnest(public.search_grams(public.search_text(t, NULL, NULL))) AS g
 $$
 """
 

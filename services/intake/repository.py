@@ -37,6 +37,7 @@ from services.models import (
     RequestEvent,
     StaffAccount,
     Team,
+    TrackingNumber,
 )
 from services.models.handling import LIVE_CO_TASK_STATUSES, OPEN_CO_TASK_STATUSES
 from services.models.intake import OPEN_STATUSES
@@ -144,13 +145,18 @@ def _placeholders(columns: tuple[Column[Any], ...], first: int) -> str:
 
 
 def _build_insert_sql() -> str:
-    """One statement, three rows: the request (skipped on a taken tracking number), its first event, its outbox entry."""
+    """One statement, four rows: the tracking number in its registry, then (only if it was free) the request,
+    its first event, its outbox entry. The registry holds the numbers' uniqueness: `requests` is partitioned
+    by id (migration 0018), where a unique index on anything else cannot be global."""
     names = ", ".join
     after_request = len(_REQUEST_INSERT) + 1
     after_event = after_request + len(_EVENT_INSERT)
+    tracking_no = REQUEST_COLUMNS.index("tracking_no") + 1
     return (
-        f"WITH r AS (INSERT INTO {Request.__tablename__} ({names(REQUEST_COLUMNS)})"
-        f" VALUES ({_placeholders(_REQUEST_INSERT, 1)}) ON CONFLICT (tracking_no) DO NOTHING RETURNING id),"
+        f"WITH t AS (INSERT INTO {TrackingNumber.__tablename__} (tracking_no) VALUES (${tracking_no})"
+        " ON CONFLICT DO NOTHING RETURNING tracking_no),"
+        f" r AS (INSERT INTO {Request.__tablename__} ({names(REQUEST_COLUMNS)})"
+        f" SELECT {_placeholders(_REQUEST_INSERT, 1)} FROM t RETURNING id),"
         f" e AS (INSERT INTO {RequestEvent.__tablename__} (request_id, {names(EVENT_COLUMNS)})"
         f" SELECT r.id, {_placeholders(_EVENT_INSERT, after_request)} FROM r),"
         f" o AS (INSERT INTO {OutboxEntry.__tablename__} (request_id, {names(OUTBOX_COLUMNS)})"

@@ -9,7 +9,7 @@ subscriber. Staff learn of them from the supervisors' inbox (`GET /v1/supervisio
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select
+from sqlalchemy import ColumnElement, and_, case, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import Escalation, Request
@@ -18,9 +18,12 @@ from shared.schemas import local_iso
 
 # Which deadline is running: the response's until the request is accepted, then the resolution's. A
 # request waiting for a return's review (退单审核) stays on the clock it was on.
+# Written with its constants inline (not bound parameters), so that the expression is the very one indexed by
+# migration 0018 (`ix_requests_status_deadline`, `ix_requests_standing_deadline`) and any plan can use them.
 RESPONSE_PHASE = ("received", "assigned", "needs_dispatch")
 IN_RESPONSE_PHASE: ColumnElement[bool] = or_(
-    Request.status.in_(RESPONSE_PHASE), and_(Request.status == "return_review", Request.accepted_at.is_(None))
+    Request.status.in_([literal_column(f"'{s}'") for s in RESPONSE_PHASE]),
+    and_(Request.status == literal_column("'return_review'"), Request.accepted_at.is_(None)),
 )
 # `deadline_of` in SQL: for sorting by due date and for the SLA sweep.
 DEADLINE = case((IN_RESPONSE_PHASE, Request.respond_by), else_=Request.resolve_by)

@@ -16,6 +16,7 @@ from services.models.intake import (
     OutboxEntry,
     Request,
     RequestEvent,
+    TrackingNumber,
     Visit,
 )
 from services.models.org import Category, Department, Member, OrgUnit, Team
@@ -61,6 +62,7 @@ __all__ = [
     "StaffAccount",
     "SupervisionOrder",
     "Team",
+    "TrackingNumber",
     "Visit",
     "WebhookDelivery",
     "WebhookSubscription",
