@@ -509,8 +509,19 @@ class RequestFilters:
     assigned_to: str | None = None  # `me`: the requests the caller handles
 
 
-async def _visible(session: AsyncSession, principal: Principal, filters: RequestFilters) -> Select[Request]:
-    """The caller's requests matching `filters`, unordered."""
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Whom a list shows a caller: the requests under `scope_path`, those `handler_id` handles, those where a
+    unit `co_unit_staff_id` belongs to is a co-unit; of those, only `created_by`'s when it is set."""
+
+    scope_path: str
+    created_by: str | None
+    handler_id: int | None
+    co_unit_staff_id: int | None
+
+
+async def visibility(session: AsyncSession, principal: Principal, filters: RequestFilters) -> Visibility:
+    """The caller's reach with these filters (an `org_unit_code` filter narrows it to that unit's subtree)."""
     auth.check_can_list(principal)
     if principal.kind == "integration":
         scope_path, created_by, own_handler = "/", actor_of(principal), None
@@ -525,11 +536,17 @@ async def _visible(session: AsyncSession, principal: Principal, filters: Request
             raise NotFound(f"No org unit {filters.org_unit_code!r}")
         scope_path, own_handler = unit.path, None
     co_unit_staff = principal.id if auth.may_be_co_unit(principal) and filters.org_unit_code is None else None
+    return Visibility(scope_path, created_by, own_handler, co_unit_staff)
+
+
+async def _visible(session: AsyncSession, principal: Principal, filters: RequestFilters) -> Select[Request]:
+    """The caller's requests matching `filters`, unordered."""
+    reach = await visibility(session, principal, filters)
     stmt = repo.visible_query(
-        scope_path=scope_path,
-        created_by=created_by,
-        handler_id_visible=own_handler,
-        co_unit_staff_id=co_unit_staff,
+        scope_path=reach.scope_path,
+        created_by=reach.created_by,
+        handler_id_visible=reach.handler_id,
+        co_unit_staff_id=reach.co_unit_staff_id,
         co_units_only=filters.queue == "co_units",
     )
     if filters.queue == "my_units":

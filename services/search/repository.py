@@ -6,18 +6,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, func, literal, select, text
+from sqlalchemy import ColumnElement, Select, Text, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from services.intake.repository import co_unit_requests
 from services.models import Category, Department, OrgUnit, Request, Team
 from services.search.text import Query
 
-# The expression of migration 0017's index, spelled the same way so the planner matches it.
-SEARCH_KEYS = func.search_keys(Request.search_body, Request.received_at, type_=ARRAY(Text))
+# The expression of migration 0019's index, spelled the same way so the planner matches it.
+SEARCH_KEYS = func.search_keys(
+    Request.search_body,
+    Request.received_at,
+    Request.unit_path,
+    Request.category_code,
+    Request.status,
+    type_=ARRAY(Text),
+)
 
 SECONDS_A_DAY = 86400
+# The index keys a request's day of receipt is under (`search_days`): the day, and its blocks of 9 and 81.
+DAY_BLOCKS = ((81, "f"), (9, "e"), (1, "d"))
 
 
 def day_number(at: datetime) -> int:
@@ -26,8 +36,37 @@ def day_number(at: datetime) -> int:
 
 
 def day_keys(days: range) -> list[str]:
-    """The index keys of these days (`search_day`)."""
-    return [f"d{day}" for day in days]
+    """The fewest index keys (`search_days`) that cover exactly these days: whole blocks of 81 and 9 days
+    where they fit, single days at the edges (at most 32 keys besides the 81-day blocks)."""
+    keys: list[str] = []
+    day = days.start
+    while day < days.stop:
+        for size, tag in DAY_BLOCKS:
+            if day % size == 0 and day + size <= days.stop:
+                keys.append(f"{tag}{day // size}")
+                day += size
+                break
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Narrowing:
+    """What the index itself can narrow a search to (keys of `search_scope_keys`): a subtree of units, a
+    category and those below it, a status. None: not narrowed by it."""
+
+    unit_path: str | None = None
+    category: str | None = None
+    status: str | None = None
+
+    def keys(self) -> list[str]:
+        found = []
+        if self.unit_path is not None and self.unit_path != "/":
+            found.append(f"u{self.unit_path}")
+        if self.category is not None:
+            found.append(f"c{self.category}")
+        if self.status is not None:
+            found.append(f"s{self.status}")
+        return found
 
 
 def _normalised(value: str) -> ColumnElement[str]:
@@ -35,16 +74,23 @@ def _normalised(value: str) -> ColumnElement[str]:
     return func.search_text(literal(value, Text), None, None, type_=Text)
 
 
-def matching(query: Query, days: range) -> list[ColumnElement[bool]]:
-    """Conditions for "every word of the query occurs, in a request received on one of these days": through
-    the index, the words' bigrams (normalised by the database, as the body was) and the days; each word then
-    confirmed as a substring of the stored body."""
+def holding(query: Query) -> list[ColumnElement[bool]]:
+    """Every word of the query occurs in the stored body (as a substring: the bigrams only pre-select)."""
+    return [func.strpos(Request.search_body, _normalised(term)) > 0 for term in query.terms]
+
+
+def matching(query: Query, days: range, narrowing: Narrowing) -> list[ColumnElement[bool]]:
+    """Conditions for "every word of the query occurs, in a request received on one of these days, within
+    the narrowing": through the index, the words' bigrams (normalised by the database, as the body was), the
+    narrowing's keys and the days; each word then confirmed in the stored body."""
+    grams = func.search_query_grams(literal(list(query.terms), ARRAY(Text)), type_=ARRAY(Text))
+    if narrowing.keys():
+        grams = func.array_cat(grams, literal(narrowing.keys(), ARRAY(Text)), type_=ARRAY(Text))
     conditions: list[ColumnElement[bool]] = [
-        SEARCH_KEYS.contains(func.search_query_grams(literal(list(query.terms), ARRAY(Text)), type_=ARRAY(Text))),
+        SEARCH_KEYS.contains(grams),
         SEARCH_KEYS.overlap(literal(day_keys(days), ARRAY(Text))),
     ]
-    conditions += [func.strpos(Request.search_body, _normalised(term)) > 0 for term in query.terms]
-    return conditions
+    return conditions + holding(query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +99,10 @@ class Candidate:
     description: str
     address: str | None
     notes: str | None
+    received_at: datetime
+
+
+CANDIDATE_COLUMNS = (Request.id, Request.description, Request.address, Request.notes_text, Request.received_at)
 
 
 async def received_span(session: AsyncSession) -> tuple[datetime, datetime] | None:
@@ -62,13 +112,20 @@ async def received_span(session: AsyncSession) -> tuple[datetime, datetime] | No
 
 
 async def candidates(
-    session: AsyncSession, visible: Select[Request], query: Query, *, up_to_id: int, days: range, limit: int
+    session: AsyncSession,
+    visible: Select[Request],
+    query: Query,
+    *,
+    up_to_id: int,
+    days: range,
+    narrowing: Narrowing,
+    limit: int,
 ) -> list[Candidate]:
-    """Up to `limit` visible requests (ids up to `up_to_id`) received on `days` and holding every word,
-    newest first."""
+    """Up to `limit` visible requests (ids up to `up_to_id`) within the narrowing, received on `days` and
+    holding every word, newest first."""
     stmt = (
-        visible.with_only_columns(Request.id, Request.description, Request.address, Request.notes_text)
-        .where(*matching(query, days), Request.id <= up_to_id)
+        visible.with_only_columns(*CANDIDATE_COLUMNS)
+        .where(*matching(query, days, narrowing), Request.id <= up_to_id)
         .order_by(Request.id.desc())
         .limit(limit)
     )
@@ -82,6 +139,45 @@ async def candidates(
     await session.execute(text("SET LOCAL enable_indexscan = on"))
     await session.execute(text("SET LOCAL plan_cache_mode = auto"))
     return found
+
+
+async def outside_subtree(
+    session: AsyncSession,
+    visible: Select[Request],
+    query: Query,
+    *,
+    subtree: str,
+    handler_id: int | None,
+    co_unit_staff_id: int | None,
+    up_to_id: int,
+    received: tuple[datetime, datetime],
+    limit: int,
+) -> list[Candidate]:
+    """The visible requests outside the caller's subtree (those it handles, those its units are co-units
+    of) holding every word, newest first: found by handler and co-task, not through the words' index."""
+    reach: list[ColumnElement[bool]] = []
+    if handler_id is not None:
+        reach.append(Request.handler_id == handler_id)
+    if co_unit_staff_id is not None:
+        ids = list(await session.scalars(co_unit_requests(co_unit_staff_id)))
+        if ids:
+            reach.append(Request.id.in_(ids))
+    if not reach:
+        return []
+    stmt = (
+        visible.with_only_columns(*CANDIDATE_COLUMNS)
+        .where(
+            or_(*reach),
+            ~Request.unit_path.startswith(subtree, autoescape=True),
+            Request.id <= up_to_id,
+            Request.received_at >= received[0],
+            Request.received_at <= received[1],
+            *holding(query),
+        )
+        .order_by(Request.id.desc())
+        .limit(limit)
+    )
+    return [Candidate(*row) for row in await session.execute(stmt)]
 
 
 async def requests_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Request]:

@@ -33,10 +33,20 @@ WINDOW = 1000
 
 
 async def _window(
-    session: AsyncSession, visible: Select[Request], query: Query, filters: intake.RequestFilters, *, up_to_id: int
+    session: AsyncSession,
+    principal: Principal,
+    visible: Select[Request],
+    query: Query,
+    filters: intake.RequestFilters,
+    *,
+    up_to_id: int,
 ) -> list[repo.Candidate]:
     """The newest WINDOW + 1 matches (by day of receipt, then id): day by day back from the newest receipt in
-    growing steps (`day_steps`), within the `received_from`/`received_to` filters, until the window is full."""
+    growing steps (`day_steps`), within the `received_from`/`received_to` filters, until the window is full.
+
+    The index narrows each step to the caller's subtree, the category and the status asked for; what else
+    the caller sees (requests it handles or its units are co-units of, outside the subtree) is found apart,
+    by handler and co-task, and merged in."""
     span = await repo.received_span(session)
     if span is None:
         return []
@@ -45,14 +55,31 @@ async def _window(
         first = max(first, filters.received_from)
     if filters.received_to is not None:
         last = min(last, filters.received_to)
+    reach = await intake.visibility(session, principal, filters)
+    narrowing = repo.Narrowing(unit_path=reach.scope_path, category=filters.category, status=filters.status)
     found: list[repo.Candidate] = []
     for days in day_steps(repo.day_number(first), repo.day_number(last)):
         found += await repo.candidates(
-            session, visible, query, up_to_id=up_to_id, days=days, limit=WINDOW + 1 - len(found)
+            session, visible, query, up_to_id=up_to_id, days=days, narrowing=narrowing, limit=WINDOW + 1 - len(found)
         )
         if len(found) > WINDOW:
             break
-    return found
+    if reach.scope_path != "/" and (reach.handler_id is not None or reach.co_unit_staff_id is not None):
+        outside = await repo.outside_subtree(
+            session,
+            visible,
+            query,
+            subtree=reach.scope_path,
+            handler_id=reach.handler_id,
+            co_unit_staff_id=reach.co_unit_staff_id,
+            up_to_id=up_to_id,
+            received=(first, last),
+            limit=WINDOW + 1,
+        )
+        if outside:
+            # Merged in the window's own order: by day of receipt, newest first, then by id.
+            found = sorted(found + outside, key=lambda c: (-repo.day_number(c.received_at), -c.id))
+    return found[: WINDOW + 1]
 
 
 async def visible(session: AsyncSession, principal: Principal, filters: intake.RequestFilters) -> Select[Request]:
@@ -102,7 +129,7 @@ async def search_requests(
     after = _read_cursor(cursor)
     stmt = await visible(session, principal, filters)
     up_to_id = after[0] if after else await repo.newest_id(session)
-    found = await _window(session, stmt, query, filters, up_to_id=up_to_id)
+    found = await _window(session, principal, stmt, query, filters, up_to_id=up_to_id)
     window_full = len(found) > WINDOW
     found = found[:WINDOW]
     scored = sorted(

@@ -8,11 +8,19 @@ import pytest
 from sqlalchemy import select
 
 from services.lifecycle.events import append_event
-from services.models import AdminAuditEntry
+from services.models import AdminAuditEntry, CoTask
 from services.search import service as search_service
 from services.search.service import phone_reference
 from shared.crypto import field_cipher, keyed_hash
-from tests.factories import bearer, make_catalog, make_request, make_small_city, make_staff
+from tests.factories import (
+    bearer,
+    make_catalog,
+    make_department,
+    make_member,
+    make_request,
+    make_small_city,
+    make_staff,
+)
 from tests.kit import problem
 
 
@@ -81,6 +89,43 @@ async def test_staff_find_nothing_outside_their_subtree(intake_client: Any, sess
         "/v1/search/requests", params={"q": "噪音", "org_unit_code": "330203"}, headers=city["district"]
     )
     problem(outside, 404)
+
+
+async def test_staff_also_find_what_they_handle_and_their_units_co_handle_outside_their_subtree(
+    intake_client: Any, session: Any, city: dict[str, Any]
+) -> None:
+    units = city["units"]
+    handler = await make_staff(session, "handler_330205", "handler", units["330205"])
+    department = await make_department(session, "zjj", units["330205"])
+    await make_member(session, handler, department=department)
+    inside = await _request(session, units["330205001001001"], "井盖缺失有安全隐患")
+    handled = await _request(session, units["330203001001001"], "井盖缺失有安全隐患", handler_id=handler.id)
+    co_handled = await _request(session, units["330203001001001"], "井盖缺失有安全隐患")
+    await _request(session, units["330203001001001"], "井盖缺失有安全隐患")  # neither: not found
+    session.add(
+        CoTask(request_id=co_handled, department_id=department.id, respond_by=datetime.now(UTC), created_by="t")
+    )
+    await session.commit()
+    answer = await intake_client.get("/v1/search/requests", params={"q": "井盖缺失"}, headers=bearer(handler))
+    assert answer.status_code == 200, answer.text
+    assert sorted(_ids(answer.json())) == sorted([inside, handled, co_handled])
+    listed = await intake_client.get("/v1/requests", params={"limit": 100}, headers=bearer(handler))
+    assert sorted(r["id"] for r in listed.json()["items"]) == sorted([inside, handled, co_handled])
+
+
+async def test_the_index_narrows_to_the_subtree_category_and_status_without_losing_a_match(
+    intake_client: Any, session: Any, city: dict[str, Any]
+) -> None:
+    units = city["units"]
+    grid = units["330205001001001"]
+    wanted = await _request(session, grid, "小区路灯损坏", category_code="env", status="assigned")
+    below = await _request(session, grid, "小区路灯损坏", category_code="env.noise", status="assigned")
+    await _request(session, grid, "小区路灯损坏", category_code="utilities", status="assigned")
+    await _request(session, grid, "小区路灯损坏", category_code="env", status="closed")
+    await _request(session, units["330203001001001"], "小区路灯损坏", category_code="env", status="assigned")
+    params = {"q": "路灯损坏", "category": "env", "status": "assigned", "org_unit_code": "330205"}
+    answer = await intake_client.get("/v1/search/requests", params=params, headers=city["city"])
+    assert sorted(_ids(answer.json())) == [wanted, below]
 
 
 async def test_the_filters_of_the_list_combine_with_the_words(

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from services.search.exports import CELL_DEGREES, coarsen, spreadsheet_safe
+from services.search.repository import DAY_BLOCKS, day_keys
 from services.search.text import STEP_GROWTH, QueryProblem, day_steps, normalise, parse_query, rank, terms_of
 
 pure = pytest.mark.pure
@@ -104,3 +105,17 @@ def test_the_walk_back_covers_every_day_once_newest_first_in_growing_steps(first
     assert all(size == STEP_GROWTH**i for i, size in enumerate(sizes[:-1]))  # only the oldest step is cut short
     # A year is a handful of queries: 1 + 3 + 9 + … covers it in log3 steps.
     assert len(steps) <= max(1, math.ceil(math.log(2 * length + 1, STEP_GROWTH)))
+
+
+@pure
+@given(st.integers(min_value=-1000, max_value=40000), st.integers(min_value=0, max_value=800))
+def test_a_run_of_days_is_asked_for_in_few_keys_covering_exactly_those_days(first: int, length: int) -> None:
+    days = range(first, first + length)
+    covered: list[int] = []
+    sizes = {tag: size for size, tag in DAY_BLOCKS}
+    keys = day_keys(days)
+    for key in keys:
+        size, block = sizes[key[0]], int(key[1:])
+        covered += range(block * size, (block + 1) * size)
+    assert covered == list(days)
+    assert len(keys) <= 32 + length // 81
