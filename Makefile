@@ -49,7 +49,9 @@ demo: $(STAMP) ## load the demo city into an empty DATABASE_URL
 BENCHMARKS := $(patsubst bench/%.py,bench.%,$(filter-out bench/__init__.py,$(wildcard bench/*.py)))
 
 bench: $(STAMP) ## every benchmark in bench/ (python -m bench.<name>; shared code in bench/kit/); each ends with one `key=value ...` line
-	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; $(PY) -m $$b; done
+	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; \
+		case $$b in bench.partitions) args="--requests 1200000";; *) args="";; esac; \
+		$(PY) -m $$b $$args; done
 
 .PHONY: fuzz
 fuzz: $(STAMP) ## a long schemathesis run over both apps, stateless and stateful (docs/fuzz.md); FUZZ_ARGS="--examples N"

@@ -15,7 +15,7 @@ is kept. Then, per query kind, random district and city dispatchers:
 * `read`: `GET /v1/requests/{id}` and `GET /v1/requests/{id}/events` of a random request of the year.
 
 Target (issue 17): p95 ≤ 50 ms for each. Last line: `requests=N list_p95_ms=… status_p95_ms=… due_p95_ms=…
-overdue_p95_ms=… read_p95_ms=… partitions=N`.
+overdue_p95_ms=… read_p95_ms=… partitions_made=N`.
 
     .venv/bin/python -m bench.partitions                       # 12,000,000 requests (make bench: --requests 1200000)
     .venv/bin/python -m bench.partitions --skip-generate       # time again on the kept database

@@ -61,10 +61,16 @@ class CpuMeter:
         if self.machine0 is not None and machine1 is not None and machine1[1] > self.machine0[1]:
             self.machine_busy = (machine1[0] - self.machine0[0]) / (machine1[1] - self.machine0[1])
 
+    def per_request_ms(self, requests: int) -> float:
+        """The process's CPU milliseconds per request (NaN when unknown)."""
+        if self.proc_s is None or not requests:
+            return math.nan
+        return 1000 * self.proc_s / requests
+
     def describe(self, requests: int) -> str:
         parts = []
         if self.proc_s is not None and requests:
-            parts.append(f"server CPU {1000 * self.proc_s / requests:.2f} ms/request")
+            parts.append(f"server CPU {self.per_request_ms(requests):.2f} ms/request")
         if self.machine_busy is not None:
             parts.append(f"machine CPU busy {100 * self.machine_busy:.0f}% of {os.cpu_count()} cores")
         if not math.isnan(self.load0):

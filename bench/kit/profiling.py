@@ -96,6 +96,7 @@ def py_spy_main_thread_report(out: Path, project_dirs: tuple[str, ...], top: int
     self time by package."""
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    own: Counter[str] = Counter()
     total = 0
     for frames, n in _stacks(out):
         if "MainThread" not in frames[0]:  # the event loop; idle pool threads would dilute the figures
@@ -109,6 +110,7 @@ def py_spy_main_thread_report(out: Path, project_dirs: tuple[str, ...], top: int
         deepest = python_frames[-1]
         where = deepest[deepest.find("(") + 1 :]
         packages[where.split("/")[0].split(".py")[0]] += n
+        own[_short(deepest.rsplit(":", 1)[0] + ")")] += n
     if not total:
         log("py-spy: no samples")
         return
@@ -118,6 +120,9 @@ def py_spy_main_thread_report(out: Path, project_dirs: tuple[str, ...], top: int
     log("py-spy: self time by package of the innermost Python frame:")
     for package, n in packages.most_common(12):
         log(f"  {100 * n / total:5.1f}%  {package}")
+    log("py-spy: self time by function of the innermost Python frame:")
+    for frame, n in own.most_common(top):
+        log(f"  {100 * n / total:5.1f}%  {frame}")
 
 
 def _short(frame: str) -> str:

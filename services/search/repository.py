@@ -1,7 +1,8 @@
 """Every query of search and exports, over the intake's own visible-requests statement."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -122,23 +123,29 @@ async def candidates(
     limit: int,
 ) -> list[Candidate]:
     """Up to `limit` visible requests (ids up to `up_to_id`) within the narrowing, received on `days` and
-    holding every word, newest first."""
+    holding every word, newest first (inside `planned_through_the_index`)."""
     stmt = (
         visible.with_only_columns(*CANDIDATE_COLUMNS)
         .where(*matching(query, days, narrowing), Request.id <= up_to_id)
         .order_by(Request.id.desc())
         .limit(limit)
     )
-    # Through the index, always: a plan walking back along the primary key would compute the keys of every
-    # newer request before reaching these days. Planned for these very words and days (a prepared statement's
-    # generic plan cannot fold the query's bigrams into constants and would guess).
-    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    await session.execute(text("SET LOCAL enable_indexscan = off"))
-    found = [Candidate(*row) for row in await session.execute(stmt)]
-    # Back to the defaults for the rest of the transaction (an error instead rolls both back with it).
-    await session.execute(text("SET LOCAL enable_indexscan = on"))
-    await session.execute(text("SET LOCAL plan_cache_mode = auto"))
-    return found
+    return [Candidate(*row) for row in await session.execute(stmt)]
+
+
+# Both settings for the transaction only (`SET LOCAL`), in one round trip.
+_SETTINGS = "SELECT set_config('plan_cache_mode', '{plan}', true), set_config('enable_indexscan', '{index}', true)"
+
+
+@asynccontextmanager
+async def planned_through_the_index(session: AsyncSession) -> AsyncIterator[None]:
+    """For the candidate queries inside: through the index, always (a plan walking back along the primary key
+    would compute the keys of every newer request before reaching the days asked for), and planned for
+    their very words and days (a prepared statement's generic plan cannot fold the query's bigrams into
+    constants and would guess). The defaults come back after (an error rolls both back with the transaction)."""
+    await session.execute(text(_SETTINGS.format(plan="force_custom_plan", index="off")))
+    yield
+    await session.execute(text(_SETTINGS.format(plan="auto", index="on")))
 
 
 async def outside_subtree(

@@ -58,12 +58,19 @@ async def _window(
     reach = await intake.visibility(session, principal, filters)
     narrowing = repo.Narrowing(unit_path=reach.scope_path, category=filters.category, status=filters.status)
     found: list[repo.Candidate] = []
-    for days in day_steps(repo.day_number(first), repo.day_number(last)):
-        found += await repo.candidates(
-            session, visible, query, up_to_id=up_to_id, days=days, narrowing=narrowing, limit=WINDOW + 1 - len(found)
-        )
-        if len(found) > WINDOW:
-            break
+    async with repo.planned_through_the_index(session):
+        for days in day_steps(repo.day_number(first), repo.day_number(last)):
+            found += await repo.candidates(
+                session,
+                visible,
+                query,
+                up_to_id=up_to_id,
+                days=days,
+                narrowing=narrowing,
+                limit=WINDOW + 1 - len(found),
+            )
+            if len(found) > WINDOW:
+                break
     if reach.scope_path != "/" and (reach.handler_id is not None or reach.co_unit_staff_id is not None):
         outside = await repo.outside_subtree(
             session,
