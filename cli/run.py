@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cli.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServerError, spawn
 from cli.processes import (
@@ -538,16 +538,21 @@ def _process_name(pid: int) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """`url` with any password replaced by ``***``, for printing."""
+    """`url` with any password (before `@`, or a `…password=` parameter: a Sentinel set's) replaced by
+    ``***``, for printing."""
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return url
-    if not password:
-        return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    if password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1))
+    if "password" in parts.query:
+        hidden = [
+            (k, "***" if k.endswith("password") else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        parts = parts._replace(query=urlencode(hidden, safe="*"))
+    return urlunsplit(parts)
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -3,6 +3,7 @@
 import logging
 from typing import Any, ClassVar, cast
 
+import arq.worker
 from arq import cron
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
@@ -14,10 +15,14 @@ from routing_worker.tasks import CRONS, TASKS
 from services.routing.geodata import geodata
 from shared.db import dispose_engine, unit_of_work
 from shared.logging import configure_logging
-from shared.queue import DEFAULT_QUEUE, LONG_QUEUE, redis_settings
+from shared.queue import DEFAULT_QUEUE, LONG_QUEUE, create_redis_pool, redis_settings
 from shared.settings import get_settings
 
 load_all()
+# arq's worker and `arq --check` connect through `arq.worker.create_pool`, which reaches a Sentinel set
+# (REDIS_URL=redis+sentinel://…) without a connect timeout; ours connects as the apps do, and leaves one
+# server to arq's own.
+arq.worker.create_pool = create_redis_pool  # type: ignore[attr-defined]  # imported there from arq.connections
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
 """The arq client: jobs are enqueued after the unit of work commits, with business-key ids."""
 
+import asyncio
 import logging
 import time
 from functools import lru_cache
@@ -7,9 +8,10 @@ from typing import Any
 
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
-from arq.constants import job_key_prefix, result_key_prefix
-from arq.jobs import serialize_job
+from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix, result_key_prefix
+from arq.jobs import Deserializer, Serializer, serialize_job
 from arq.utils import timestamp_ms
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -17,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import after_commit
+from shared.redis_url import SentinelRedisSettings, parse_redis_url
 from shared.settings import get_settings
 
 logger = logging.getLogger("minqing.queue")
@@ -71,16 +74,108 @@ return 1
 
 @lru_cache
 def redis_settings() -> RedisSettings:
-    settings = RedisSettings.from_dsn(get_settings().redis_url)
+    """`REDIS_URL` (one server or a Sentinel set: shared/redis_url.py) with short connect timeouts and retries."""
+    settings = parse_redis_url(get_settings().redis_url)
     settings.conn_timeout = 2
     settings.conn_retries = 1
     return settings
 
 
+async def create_redis_pool(
+    settings_: RedisSettings | None = None,
+    *,
+    retry: int = 0,
+    job_serializer: Serializer | None = None,
+    job_deserializer: Deserializer | None = None,
+    default_queue_name: str = default_queue_name,
+    expires_extra_ms: int = expires_extra_ms,
+) -> ArqRedis:
+    """arq's `create_pool`, except that a Sentinel set gets the connect timeout and retries of one server.
+
+    arq 0.28 hands a Sentinel set to redis-py without `conn_timeout` (and without the Sentinels' password):
+    a master or Sentinel host that is gone would hold every call for the system's TCP timeout, minutes.
+    """
+    settings = settings_ or RedisSettings()
+    if not settings.sentinel:
+        return await create_pool(
+            settings,
+            retry=retry,
+            job_serializer=job_serializer,
+            job_deserializer=job_deserializer,
+            default_queue_name=default_queue_name,
+            expires_extra_ms=expires_extra_ms,
+        )
+    pool = _sentinel_master(settings)
+    pool.job_serializer = job_serializer
+    pool.job_deserializer = job_deserializer
+    pool.default_queue_name = default_queue_name
+    pool.expires_extra_ms = expires_extra_ms
+    while True:
+        try:
+            await pool.ping()
+            return pool
+        except (OSError, RedisError, TimeoutError) as exc:
+            if retry >= settings.conn_retries:
+                await pool.aclose()
+                raise
+            logger.warning(
+                "Redis Sentinel: no master yet; retrying",
+                extra={"master": settings.sentinel_master, "error": type(exc).__name__, "detail": str(exc)},
+            )
+            await asyncio.sleep(settings.conn_retry_delay)
+            retry += 1
+
+
+def _sentinel_master(settings: RedisSettings) -> ArqRedis:
+    """A client of the master the Sentinels name, asked again whenever a connection is (re)made.
+
+    redis-py's Sentinel pool looks the master up on every new connection and drops idle connections
+    when the address changes, and a command that fails disconnects its connection: after a failover
+    the next call reaches the new master (tests/shared/test_redis_sentinel.py proves it).
+    """
+    if isinstance(settings.host, str):
+        raise RuntimeError("a Sentinel set's host is a list of (host, port)")
+    sentinel_auth: dict[str, str | None] = {}
+    if isinstance(settings, SentinelRedisSettings):
+        sentinel_auth = {"username": settings.sentinel_username, "password": settings.sentinel_password}
+    timeout = {"socket_connect_timeout": settings.conn_timeout}
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        settings.host,
+        # A Sentinel answers at once or not at all: its reads get the connect timeout too.
+        sentinel_kwargs={
+            **timeout,
+            "socket_timeout": settings.conn_timeout,
+            **sentinel_auth,
+        },
+        **timeout,
+        db=settings.database,
+        username=settings.username,
+        password=settings.password,
+        ssl=settings.ssl,
+        retry=settings.retry,
+        retry_on_timeout=settings.retry_on_timeout,
+        retry_on_error=settings.retry_on_error,
+        max_connections=settings.max_connections,
+        encoding="utf8",
+    )
+    master: ArqRedis = sentinel.master_for(settings.sentinel_master, redis_class=_SentinelArqRedis)
+    return master
+
+
+class _SentinelArqRedis(ArqRedis):
+    """The arq client of a Sentinel-named master; closing it also closes its connections to the Sentinels."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        if isinstance(self.connection_pool, SentinelConnectionPool):
+            for sentinel in self.connection_pool.sentinel_manager.sentinels:
+                await sentinel.aclose()
+
+
 async def get_queue() -> ArqRedis:
     global _pool
     if _pool is None:
-        _pool = await create_pool(redis_settings(), default_queue_name=DEFAULT_QUEUE)
+        _pool = await create_redis_pool(redis_settings(), default_queue_name=DEFAULT_QUEUE)
     return _pool
 
 

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.redis_url import RedisUrlError, parse_redis_url
+
 DEV_SECRET = "minqing-dev-secret-change-me-0123456789abcdef"
 # Development-only PII key (32 zero-free bytes); production must configure its own.
 DEV_PII_KEYS = "1:bWlucWluZy1kZXYtcGlpLWtleS0wMTIzNDU2Nzg5YWI="
@@ -16,12 +18,14 @@ ENVIRONMENTS = ("dev", "test", "production")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # Errors name the variable, not its value: a mistyped REDIS_URL or DATABASE_URL often holds a password.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     env: str = Field("dev", description="dev | test | production")
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/minqing"
     # A read replica for score computations (SPEC §11); unset: the primary. Writes always go to the primary.
     scoring_database_url: str | None = None
+    # One server (redis://, rediss://, unix://) or a Sentinel set (redis+sentinel://…): shared/redis_url.py.
     redis_url: str = "redis://127.0.0.1:6379/0"
     db_pool_size: int = 20
     db_max_overflow: int = 5
@@ -140,6 +144,16 @@ class Settings(BaseSettings):
         for prefix in ("postgresql://", "postgres://"):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        # Refused at start-up, not at the first enqueue (which fails open and would only log).
+        try:
+            parse_redis_url(value)
+        except RedisUrlError as exc:
+            raise ValueError(f"REDIS_URL {exc}") from None
         return value
 
     def check_production(self) -> None:

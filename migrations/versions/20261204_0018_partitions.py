@@ -29,6 +29,7 @@ due date (`?sort=due&status=…`, `?sla_state=overdue&sort=due`) in deadline ord
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -58,7 +59,7 @@ def _legacy_bound() -> tuple[int, int, int]:
     return _month_index(year, month) * IDS_A_MONTH, year, month
 
 
-def _rows(sql: str, **params: object) -> list[sa.Row]:
+def _rows(sql: str, **params: object) -> list[sa.Row[Any]]:
     return list(op.get_bind().execute(sa.text(sql), params))
 
 

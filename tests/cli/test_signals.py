@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cli.run import Launcher
+from cli.run import Launcher, redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Press Ctrl-C to stop."
@@ -258,3 +258,12 @@ def test_the_launcher_stops_when_make_is_killed(launch: Callable[..., Run]) -> N
     run.reader.join(10.0)
     assert f"make (pid {run.process.pid}) is gone, shutting down" in run.output
     run.assert_all_gone()
+
+
+@pytest.mark.pure
+def test_printed_urls_hide_every_password_a_sentinel_set_included() -> None:
+    assert redact_url("postgresql+asyncpg://u:secret@db:5432/m") == "postgresql+asyncpg://u:***@db:5432/m"
+    shown = redact_url("redis+sentinel://:pw@s1:26379,s2/minqing/0?sentinel_password=sp&sentinel_username=ops")
+    assert "pw" not in shown and "sp" not in shown.replace("sentinel_username", "")
+    assert shown == "redis+sentinel://:***@s1:26379,s2/minqing/0?sentinel_password=***&sentinel_username=ops"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
