@@ -1,6 +1,5 @@
 """The ASGI middlewares of both apps: request ids, security headers, logs and metrics; body limits."""
 
-import logging
 import time
 import uuid
 from typing import Any
@@ -11,9 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import AppError, PayloadTooLarge
 from shared.logging import request_id_var
+from shared.web.access_log import AccessLog
 from shared.web.errors import ErrorAnswer, render_error
-
-logger = logging.getLogger("minqing.http")
 
 HTTP_REQUESTS = Counter(
     "minqing_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
@@ -41,6 +39,7 @@ class RequestContextMiddleware:
         # The metric children by labels: `labels()` takes a lock and builds a key on every call.
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._timers: dict[tuple[str, str], Any] = {}
+        self._access = AccessLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,16 +74,8 @@ class RequestContextMiddleware:
             template = getattr(route, "path", "unmatched")
             method = scope.get("method", "")
             self._observe(method, template, status, elapsed)
-            if template not in ("/healthz", "/metrics") and logger.isEnabledFor(logging.INFO):
-                logger.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "path": scope.get("path"),
-                        "status": status,
-                        "ms": round(elapsed * 1000, 2),
-                    },
-                )
+            if template not in ("/healthz", "/metrics") and self._access.enabled():
+                self._access.write(method, scope.get("path", ""), status, round(elapsed * 1000, 2), request_id)
             request_id_var.reset(token)
 
     def _observe(self, method: str, template: str, status: int, elapsed: float) -> None:
