@@ -541,7 +541,11 @@ async def visibility(session: AsyncSession, principal: Principal, filters: Reque
 
 async def _visible(session: AsyncSession, principal: Principal, filters: RequestFilters) -> Select[Request]:
     """The caller's requests matching `filters`, unordered."""
-    reach = await visibility(session, principal, filters)
+    return visible_within(await visibility(session, principal, filters), principal, filters)
+
+
+def visible_within(reach: Visibility, principal: Principal, filters: RequestFilters) -> Select[Request]:
+    """The requests within `reach` (`visibility` of this caller and filters) matching `filters`, unordered."""
     stmt = repo.visible_query(
         scope_path=reach.scope_path,
         created_by=reach.created_by,

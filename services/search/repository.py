@@ -85,8 +85,9 @@ def matching(query: Query, days: range, narrowing: Narrowing) -> list[ColumnElem
     the narrowing": through the index, the words' bigrams (normalised by the database, as the body was), the
     narrowing's keys and the days; each word then confirmed in the stored body."""
     grams = func.search_query_grams(literal(list(query.terms), ARRAY(Text)), type_=ARRAY(Text))
-    if narrowing.keys():
-        grams = func.array_cat(grams, literal(narrowing.keys(), ARRAY(Text)), type_=ARRAY(Text))
+    narrowing_keys = narrowing.keys()
+    if narrowing_keys:
+        grams = func.array_cat(grams, literal(narrowing_keys, ARRAY(Text)), type_=ARRAY(Text))
     conditions: list[ColumnElement[bool]] = [
         SEARCH_KEYS.contains(grams),
         SEARCH_KEYS.overlap(literal(day_keys(days), ARRAY(Text))),

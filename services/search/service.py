@@ -35,7 +35,7 @@ WINDOW = 1000
 
 async def _window(
     session: AsyncSession,
-    principal: Principal,
+    reach: intake.Visibility,
     visible: Select[Request],
     query: Query,
     filters: intake.RequestFilters,
@@ -56,7 +56,6 @@ async def _window(
         first = max(first, filters.received_from)
     if filters.received_to is not None:
         last = min(last, filters.received_to)
-    reach = await intake.visibility(session, principal, filters)
     # Every request lies under the city's unit (an unlocated one at it): a key all rows hold narrows nothing
     # and only lengthens the index's intersection (about twice the work for common words).
     subtree = None if reach.scope_path == await org_repo.root_path(session) else reach.scope_path
@@ -138,9 +137,10 @@ async def search_requests(
     auth.check_can_search(principal)
     query = read_query(q)
     after = _read_cursor(cursor)
-    stmt = await visible(session, principal, filters)
+    reach = await intake.visibility(session, principal, filters)
+    stmt = intake.visible_within(reach, principal, filters)
     up_to_id = after[0] if after else await repo.newest_id(session)
-    found = await _window(session, principal, stmt, query, filters, up_to_id=up_to_id)
+    found = await _window(session, reach, stmt, query, filters, up_to_id=up_to_id)
     window_full = len(found) > WINDOW
     found = found[:WINDOW]
     scored = sorted(
